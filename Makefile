@@ -1,0 +1,58 @@
+# bpnb: two commands do everything.
+#   make paper   run every stage of the paper (quick profile, synthetic data unless DATA=... is given)
+#   make test    every check CI runs
+# Both create or update the virtual environment .venv from requirements.txt on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.bpnb-installed
+PROFILE ?= quick
+DATA ?=
+OUT ?=
+
+.PHONY: paper test lab bench venv chromium sync-check clean-runs help
+help:
+	@echo "make paper [PROFILE=quick|paper] [DATA=dir] [OUT=runs/id]   run the paper's stages"
+	@echo "make test                                                    every check (CI runs this)"
+	@echo "make lab                                                     JupyterLab on nbs/"
+	@echo "make bench                                                   the benchmarks in benchmarks/"
+
+$(STAMP): requirements.txt setup.py settings.ini
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@touch $(STAMP)
+venv: $(STAMP)
+
+paper: $(STAMP)
+	$(BIN)/bpnb paper --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(OUT),--out $(OUT))
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab nbs/
+
+bench: $(STAMP)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Chromium renders the HTML report in a test (Debian package; needs root or sudo).
+chromium:
+	@command -v chromium >/dev/null || { SUDO=$$( [ $$(id -u) = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# nbdev_clean, nbdev_export and the README render must change nothing: notebooks, package and README agree.
+sync-check: $(STAMP)
+	@snap() { find nbs bpnb README.md -type f -not -path '*/__pycache__/*' -not -path '*/.ipynb_checkpoints/*' | sort | xargs sha256sum; }; \
+	before=$$(snap); \
+	$(BIN)/nbdev_clean && $(BIN)/nbdev_export && $(BIN)/bpnb readme >/dev/null; \
+	after=$$(snap); \
+	if [ "$$before" != "$$after" ]; then echo "FAILED: nbdev_clean / nbdev_export / bpnb readme changed:"; \
+	  diff <(echo "$$before") <(echo "$$after") | sed -n 's/^[<>] [0-9a-f]* *//p' | sort -u; exit 1; fi; \
+	echo "sync-check: notebooks clean, bpnb/ and README.md in sync"
+
+test: $(STAMP) chromium sync-check
+	$(BIN)/nbdev_test --n_workers 2 --timing
+	$(BIN)/python -m pytest tests/ -q
+
+clean-runs:
+	rm -rf runs/

@@ -1,0 +1,101 @@
+"""The stage runner and the command line, on tiny notebooks written for the purpose."""
+import json
+from pathlib import Path
+import pandas as pd
+from conftest import bpnb, ROOT
+
+
+def state(run):
+    return json.loads((run/'stages.json').read_text())
+
+
+def test_parameters_are_injected_and_checked(tiny, tmp_path, profile):
+    run = tmp_path/'run'
+    bpnb('paper', '--nbs', tiny, '--out', run, '--figures', tmp_path/'figs', '--profile', profile('seed: 1\nn: 5\n'),
+         '--data', tmp_path, '--quiet', check=0)
+    assert json.loads((run/'first.json').read_text()) == {'n': 5, 'profile': 'test'}
+    assert json.loads((run/'third.json').read_text()) == {'n_seen': 5}          # later stages see earlier outputs
+    assert state(run)['01_first']['params'] == {'n': 5, 'run_dir': str(run), 'data': str(tmp_path), 'profile': 'test'}
+    # the executed notebook holds papermill's injected-parameters cell
+    nb = json.loads((run/'01_first.ipynb').read_text())
+    assert any('injected-parameters' in c['metadata'].get('tags', []) and 'n = 5' in ''.join(c['source']) for c in nb['cells'])
+    # the cells marked eval: false and the nbdev_export cell were left out
+    assert not any('eval: false' in ''.join(c['source']) for c in nb['cells'])
+    # a parameter of the wrong type is caught by the notebook's own check, and reported
+    r = bpnb('paper', '--nbs', tiny, '--out', tmp_path/'bad', '--profile', profile('n: seven\n', 'bad'),
+             '--data', tmp_path, '--quiet', check=1)
+    assert "n must be an int, got 'seven'" in r.stderr
+
+
+def test_failure_report_stops_at_failing_stage_and_resume(tiny, tmp_path, profile):
+    run, figs = tmp_path/'run', tmp_path/'figs'
+    r = bpnb('paper', '--nbs', tiny, '--out', run, '--figures', figs, '--profile', profile('fail: true\n'),
+             '--data', tmp_path, '--quiet', check=1)
+    assert 'stage 02_second failed in cell' in r.stderr
+    assert "raise ValueError('asked to fail by the fail parameter')" in r.stderr    # the failing cell's source
+    assert 'ValueError: asked to fail by the fail parameter' in r.stderr
+    assert not (run/'third.json').exists()                          # stopped at the first failing stage
+    s = state(run)
+    assert (s['01_first']['status'], s['02_second']['status']) == ('done', 'failed') and '03_third' not in s
+    man = json.loads((run/'manifest.json').read_text())
+    assert man['status'] == 'failed' and man['ended']
+    assert (figs/'red_square.png').is_file()                        # what was made before the failure is collected
+    first_done = s['01_first']['ended']
+    # without --resume the run folder is protected
+    r = bpnb('paper', '--nbs', tiny, '--out', run, '--quiet', '--data', tmp_path, check=2)
+    assert 'already holds a run' in r.stderr
+    # resume with the fault fixed: stage 1 is skipped (same parameters), 2 and 3 run
+    r = bpnb('paper', '--nbs', tiny, '--out', run, '--figures', figs, '--profile', profile('fail: false\n'),
+             '--data', tmp_path, '--resume', '--quiet', check=0)
+    assert '01_first: done before with the same parameters, skipped' in r.stdout
+    s = state(run)
+    assert s['01_first']['ended'] == first_done and s['02_second']['status'] == s['03_third']['status'] == 'done'
+    man = json.loads((run/'manifest.json').read_text())
+    assert man['status'] == 'done' and len(man['resumed']) == 1
+    # resume with a parameter of stage 1 changed: stage 1 runs again, and so does everything after it
+    r = bpnb('paper', '--nbs', tiny, '--out', run, '--figures', figs, '--profile', profile('n: 2\n', 'n2'),
+             '--data', tmp_path, '--resume', '--quiet', check=0)
+    assert 'skipped' not in r.stdout and json.loads((run/'third.json').read_text()) == {'n_seen': 2}
+
+
+def test_batch_continues_past_failures(tiny, tmp_path):
+    out = tmp_path/'batch'
+    r = bpnb('batch', tiny/'02_second.ipynb', '-p', 'fail', 'true', 'false', '-p', 'scale', '0.5', '3',
+             '--out', out, '--data', tmp_path, '--quiet', check=1)
+    assert r.stderr.count('FAILED') == 2 and 'FAILED fail=True,scale=0.5' in r.stderr
+    t = pd.read_csv(out/'batch.csv')
+    assert len(t) == 4 and sorted(t.status) == ['done', 'done', 'failed', 'failed']
+    assert json.loads((out/'fail=False,scale=3'/'second.json').read_text()) == {'scale': 3}
+    man = json.loads((out/'manifest.json').read_text())
+    assert man['kind'] == 'batch' and man['status'] == 'failed' and len(man['failures']) == 2
+    r = bpnb('batch', tiny/'02_second.ipynb', '-p', 'nope', '1', '--out', tmp_path/'b2', check=2)
+    assert 'declares no parameter nope' in r.stderr
+
+
+def test_manifest_contents(tiny, tmp_path, profile):
+    data = tmp_path/'data'; data.mkdir()
+    (data/'rec.dat').write_bytes(b'\x00' * 1000)
+    (data/'bpnb_source.json').write_text('{"name": "toy", "synthetic": true}')
+    run = tmp_path/'run'
+    bpnb('paper', '--nbs', tiny, '--out', run, '--figures', tmp_path/'f', '--data', data, '--stage', '01',
+         '--profile', profile('seed: 7\n'), '--quiet', check=0)
+    m = json.loads((run/'manifest.json').read_text())
+    assert m['run_id'] == 'run' and m['kind'] == 'paper' and m['status'] == 'done'
+    assert m['params']['profile']['seed'] == 7 and m['params']['stages'] == ['01_first']
+    assert m['data_source'] == {'name': 'toy', 'synthetic': True, 'path': str(data)}
+    assert {i['path'].split('/')[-1]: i['size'] for i in m['inputs']} == {'rec.dat': 1000, 'bpnb_source.json': 34}
+    assert all(len(i['sha256']) == 64 for i in m['inputs'])
+    assert m['git']['commit'] and len(m['git']['commit']) == 40 and isinstance(m['git']['dirty'], bool)
+    assert m['packages']['papermill'] and m['packages']['numpy'] and m['host']['hostname']
+    assert m['started'] <= m['ended']
+    # figures and tables carry their provenance
+    md = (tmp_path/'f'/'tables'/'squares.md').read_text()
+    assert 'bpnb run run · profile test · SYNTHETIC data: toy' in md
+
+
+def test_help_texts():
+    for cmd in ([], ['paper'], ['batch'], ['report']):
+        r = bpnb(*cmd, '--help', check=0)
+        assert 'usage: bpnb' in r.stdout
+    assert '--resume' in bpnb('paper', '--help').stdout and '-p NAME [VALUE ...]' in bpnb('batch', '--help').stdout
+    assert 'no manifest here' in bpnb('report', '/nonexistent', check=2).stderr
