@@ -40,15 +40,9 @@ chromium:
 	@command -v chromium >/dev/null || { SUDO=$$( [ $$(id -u) = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# nbdev_clean, nbdev_export and the README render must change nothing: notebooks, package and README agree.
+# nbdev_clean, nbdev_export and the README render must change nothing (see .ci/sync-check).
 sync-check: $(STAMP)
-	@snap() { find nbs bpnb README.md -type f -not -path '*/__pycache__/*' -not -path '*/.ipynb_checkpoints/*' | sort | xargs sha256sum; }; \
-	before=$$(snap); \
-	$(BIN)/nbdev_clean && $(BIN)/nbdev_export && $(BIN)/bpnb readme >/dev/null; \
-	after=$$(snap); \
-	if [ "$$before" != "$$after" ]; then echo "FAILED: nbdev_clean / nbdev_export / bpnb readme changed:"; \
-	  diff <(echo "$$before") <(echo "$$after") | sed -n 's/^[<>] [0-9a-f]* *//p' | sort -u; exit 1; fi; \
-	echo "sync-check: notebooks clean, bpnb/ and README.md in sync"
+	BIN=$(BIN) bash .ci/sync-check
 
 test: $(STAMP) chromium sync-check
 	$(BIN)/nbdev_test --n_workers 2 --timing

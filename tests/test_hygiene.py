@@ -1,9 +1,9 @@
-"""`make sync-check` (nbdev_clean, nbdev_export and the README render change nothing) catches drift."""
-import json, shutil, subprocess, sys
+"""`.ci/sync-check`, run by `make test` (nbdev_clean, nbdev_export and the README render change nothing) catches drift."""
+import json, os, shutil, subprocess, sys
 from pathlib import Path
 from conftest import ROOT
 
-VENV = Path(sys.executable).parent.parent
+BIN = Path(sys.executable).parent  # never `make` here: it could reinstall the package from the copy
 
 
 def copy_project(dst):
@@ -16,7 +16,7 @@ def copy_project(dst):
 
 
 def sync_check(proj):
-    return subprocess.run(['make', '-s', 'sync-check', f'VENV={VENV}'], cwd=proj, capture_output=True, text=True)
+    return subprocess.run(['bash', '.ci/sync-check'], cwd=proj, capture_output=True, text=True, env={**os.environ, 'BIN': str(BIN)})
 
 
 def test_sync_check_passes_then_catches_drift(tmp_path):
