@@ -99,3 +99,22 @@ def test_help_texts():
         assert 'usage: bpnb' in r.stdout
     assert '--resume' in bpnb('paper', '--help').stdout and '-p NAME [VALUE ...]' in bpnb('batch', '--help').stdout
     assert 'no manifest here' in bpnb('report', '/nonexistent', check=2).stderr
+
+
+def test_grid_stage_in_paper(tiny, tmp_path, profile):
+    run, figs = tmp_path/'run', tmp_path/'figs'
+    grid = profile('stages:\n  01_first: {grid: {n: [3, 4]}}\n  02_second: {grid: {fail: [false, true]}}\n', 'grid')
+    r = bpnb('paper', '--nbs', tiny, '--out', run, '--figures', figs, '--profile', grid, '--data', tmp_path, '--quiet', check=1)
+    assert 'stage 02_second [fail=True] (1 of 2 runs failed) failed in cell' in r.stderr
+    assert 'ValueError: asked to fail' in r.stderr
+    assert json.loads((run/'01_first'/'n=4'/'first.json').read_text())['n'] == 4
+    assert (run/'02_second'/'fail=False'/'second.json').is_file() and not (run/'third.json').exists()
+    assert (figs/'01_first__n=3__red_square.png').is_file() and (figs/'01_first__n=4__red_square.png').is_file()
+    s = state(run)
+    assert s['01_first']['status'] == 'done' and s['02_second']['status'] == 'failed'
+    html = (run/'report'/'index.html').read_text()
+    assert '01_first__n=3__01_first.html' in html and 'failed' in html
+    # resume with the failing value dropped (same profile name): the first stage's grid is skipped as a whole
+    fixed = profile('stages:\n  01_first: {grid: {n: [3, 4]}}\n  02_second: {grid: {fail: [false]}}\n', 'grid')  # same name
+    r = bpnb('paper', '--nbs', tiny, '--out', run, '--figures', figs, '--profile', fixed, '--data', tmp_path, '--resume', '--quiet')
+    assert '01_first: done before with the same parameters, skipped' in r.stdout
