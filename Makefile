@@ -10,6 +10,8 @@ STAMP := $(VENV)/.bpnb-installed
 PROFILE ?= quick
 DATA ?=
 OUT ?=
+# TensorFlow: errors only on the console (its INFO lines about CUDA and CPU features are noise here)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: paper test lab bench venv chromium sync-check clean-runs help
 help:
