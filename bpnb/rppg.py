@@ -12,7 +12,7 @@ from scipy import signal as sps
 from scipy.interpolate import make_interp_spline
 import bpnb
 from .config import atomic_path
-from .signals import bandpass, zscore, record_windows
+from .signals import bandpass, zscore, record_windows, window_snr_db
 from .synthetic import draw_subject, synth_record
 
 # %% auto #0
