@@ -261,11 +261,12 @@ def stage_dataset(data:Path|str, # data root
                  ) -> tuple[Path, Path, bool]:
     "`dataset.h5` and `split/` of the run folder, made from `data` if the data stage has not: (h5, split, made)."
     run_dir = Path(run_dir); h5, sp = run_dir/'dataset.h5', run_dir/'split'
-    paper = run_dir.parent.parent  # a grid sub-run of a paper run uses the run's own dataset, so every network sees the same windows
+    paper = run_dir.parent.parent  # a grid sub-run of a paper run uses the run's own dataset (if it fits), so every network sees the same windows
     if not h5.is_file() and (paper/'dataset.h5').is_file() and (paper/'split'/'split.json').is_file():
         try: is_paper = read_manifest(paper).get('kind') == 'paper'
         except (FileNotFoundError, ValueError): is_paper = False
-        if is_paper: h5, sp = paper/'dataset.h5', paper/'split'
+        fits = is_paper and (float(dataset_info(paper/'dataset.h5')['win_s']), json.loads((paper/'split'/'split.json').read_text())['mode']) == (float(win_s), split_mode)
+        if fits: h5, sp = paper/'dataset.h5', paper/'split'
     if h5.is_file() and (sp/'split.json').is_file():
         have = (float(dataset_info(h5)['win_s']), json.loads((sp/'split.json').read_text())['mode'])
         if have != (float(win_s), split_mode):

@@ -10,12 +10,12 @@ def state(run):
 
 
 def test_parameters_are_injected_and_checked(tiny, tmp_path, profile):
-    run = tmp_path/'run'
-    bpnb('paper', '--nbs', tiny, '--out', run, '--figures', tmp_path/'figs', '--profile', profile('seed: 1\nn: 5\n'),
-         '--data', tmp_path, '--quiet', check=0)
-    assert json.loads((run/'first.json').read_text()) == {'n': 5, 'profile': 'test'}
+    run, prof = tmp_path/'run', profile('seed: 1\nn: 5\n')
+    bpnb('paper', '--nbs', tiny, '--out', run, '--figures', tmp_path/'figs', '--profile', prof, '--data', tmp_path, '--quiet', check=0)
+    # a profile outside params/ reaches the stages as its path, so that a stage can load it again
+    assert json.loads((run/'first.json').read_text()) == {'n': 5, 'profile': str(prof)}
     assert json.loads((run/'third.json').read_text()) == {'n_seen': 5}          # later stages see earlier outputs
-    assert state(run)['01_first']['params'] == {'n': 5, 'run_dir': str(run), 'data': str(tmp_path), 'profile': 'test'}
+    assert state(run)['01_first']['params'] == {'n': 5, 'run_dir': str(run), 'data': str(tmp_path), 'profile': str(prof)}
     # the executed notebook holds papermill's injected-parameters cell
     nb = json.loads((run/'01_first.ipynb').read_text())
     assert any('injected-parameters' in c['metadata'].get('tags', []) and 'n = 5' in ''.join(c['source']) for c in nb['cells'])
