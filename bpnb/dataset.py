@@ -11,7 +11,7 @@ import pandas as pd
 import h5py
 from tqdm.auto import tqdm
 import bpnb
-from .config import atomic_path, atomic_write_text
+from .config import atomic_path, atomic_write_text, replace_dir
 from .provenance import data_source, source_label, now_iso
 from .sources import iter_windows
 
@@ -393,11 +393,7 @@ def write_tfrecords(h5:Path|str, # a dataset written by `prepare`
                             names.append(name); bar.update(len(p[j:j+shard_size]))
                     man['shards'][k], man['counts'][k] = names, int(len(idx))
         (work/'tfrecords.json').write_text(json.dumps(man, indent=1) + '\n')
-        os.chmod(work, 0o755)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f'.{out.name}.old.', dir=out.parent)); os.rmdir(old)
-            os.rename(out, old); os.rename(work, out); shutil.rmtree(old)
-        else: os.rename(work, out)
+        replace_dir(work, out)
     finally:
         if work.exists(): shutil.rmtree(work)
     return man

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import signal as sps
 from tqdm import tqdm
 import bpnb
+from .config import replace_dir
 
 # %% auto #0
 __all__ = ['ADC', 'DEFAULT_ARTEFACTS', 'DURATIONS', 'adc_range', 'draw_subject', 'beat_shape', 'synth_record', 'record_name',
@@ -291,11 +292,7 @@ def write_cohort(output:Path|str, # the cohort folder to create
         (tmp/'bpnb_subjects.csv').write_text("\n".join([",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in subj]) + "\n")
         (tmp/'SOURCE.md').write_text(_source_md(meta))
         (tmp/'bpnb_source.json').write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-        os.chmod(tmp, 0o755)
-        if output.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f'.{output.name}.old.', dir=output.parent)); os.rmdir(trash)
-            os.rename(output, trash); os.rename(tmp, output); shutil.rmtree(trash)
-        else: os.rename(tmp, output)
+        replace_dir(tmp, output)
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
     return output
