@@ -324,7 +324,7 @@ def run_training(arch:str='slapnicar', # network, one of `ARCHS`
     ctx.save_table(res.mae, f'test_mae_{arch}', caption=f"Test MAE (mmHg) of {arch} and of the mean-value baseline, "
                    f"{split_mode} split, {res.epochs_run} epochs (best {res.best_epoch})")
     atomic_write_text(ctx.run_dir/f'train_{arch}.json', json.dumps(dict(  # where later stages find this training
-        arch=arch, model=str(res.model), predictions=str(res.predictions), baseline=str(res.baseline), history=str(res.history),
+        arch=arch, h5=str(h5), split=str(sp), model=str(res.model), predictions=str(res.predictions), baseline=str(res.baseline), history=str(res.history),
         manifest=str(res.manifest), win_s=win_s, split_mode=split_mode, derivatives=derivatives, epochs_run=res.epochs_run,
         best_epoch=res.best_epoch, data_source=ctx.source), indent=1))
     return res
