@@ -13,7 +13,7 @@ import h5py
 import keras
 import tensorflow as tf
 from .config import set_seed, project_root, data_root, load_profile, atomic_path, atomic_write_text
-from .provenance import make_manifest, now_iso, RunContext, read_manifest
+from .provenance import make_manifest, now_iso, RunContext, read_manifest, run_id_of
 from .models import ARCHS, build_model, custom_objects
 from .dataset import h5_dataset, load_split, dataset_info
 
@@ -278,15 +278,6 @@ def stage_dataset(data:Path|str, # data root
     return d['h5'], d['split'], True
 
 # %% ../nbs/21_train.ipynb #22798964
-def _run_id(run_dir:Path) -> str:
-    "The run's id: the run folder's name; `<batch>/<name>` in a `bpnb batch`, `<run>/<stage>/<name>` in a paper run's grid."
-    def kind(d):
-        try: return read_manifest(d).get('kind')
-        except (FileNotFoundError, ValueError): return None
-    if kind(run_dir.parent) != 'batch': return run_dir.name
-    if kind(run_dir.parent.parent) == 'paper': return f"{run_dir.parent.parent.name}/{run_dir.parent.name}/{run_dir.name}"
-    return f"{run_dir.parent.name}/{run_dir.name}"
-
 def run_training(arch:str='slapnicar', # network, one of `ARCHS`
                  epochs:int=1, # maximum number of epochs (the paper: 60)
                  batch_size:int=32, # windows per batch (the paper: 32)
@@ -314,7 +305,7 @@ def run_training(arch:str='slapnicar', # network, one of `ARCHS`
     ctx = RunContext.start(run_dir, profile=profile, data=data, stage='21_train')
     h5, sp, made = stage_dataset(data, ctx.run_dir, win_s, split_mode, min_windows, seed, progress)
     if models_dir is None:
-        models_dir = ctx.run_dir/'trained_models' if os.environ.get('IN_TEST') else project_root()/'trained_models'/_run_id(ctx.run_dir)
+        models_dir = ctx.run_dir/'trained_models' if os.environ.get('IN_TEST') else project_root()/'trained_models'/run_id_of(ctx.run_dir)
     if progress: print(f"bpnb train: {arch} on {h5} ({'made now' if made else 'from the data stage'}) -> {models_dir}")
     res = train(arch, h5, sp, models_dir, epochs, batch_size, lr, early_stopping, patience, derivatives, mixed_precision,
                 seed, max_windows, progress)
