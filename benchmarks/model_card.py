@@ -178,10 +178,14 @@ def main():
                        f'2 warm-up calls, median of {args.repeats} (batch 1) or {max(3, args.repeats//2)} (batch 32) repeats. '
                        f'Training: train_on_batch, Adam, MSE on both heads, batch 32, median of {args.train_steps} timed steps after one warm-up; '
                        'training FLOPs = 3 x forward FLOPs. .keras size: model.save of the freshly built model (weights only, no optimizer).'))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix('.json').write_text(json.dumps(res, indent=1))
+    save_results(res, args.out, markdown)
+
+def save_results(res, out, markdown):
+    "Write `res` as `out`.json and its Markdown table as `out`.md (each atomically), and print the table."
+    from bpnb.config import atomic_write_text
+    atomic_write_text(out.with_suffix('.json'), json.dumps(res, indent=1))
     md = markdown(res)
-    args.out.with_suffix('.md').write_text(md)
+    atomic_write_text(out.with_suffix('.md'), md)
     print(md)
 
 if __name__ == '__main__':

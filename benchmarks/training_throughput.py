@@ -27,7 +27,7 @@ import tensorflow as tf
 import keras
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from model_card import analytic_flops, matmul_peak  # the model card's FLOP count and matmul peak: one definition
+from model_card import analytic_flops, matmul_peak, save_results  # the model card's FLOP count and matmul peak: one definition
 from bpnb.models import ARCHS
 from bpnb.config import set_seed
 from bpnb.dataset import h5_dataset, load_split
@@ -144,11 +144,7 @@ def main():
                        '(Conv1D, Dense, LSTM/GRU gates, STFT; element-wise ops excluded). Fraction = training FLOP/s over the '
                        'higher of two dense float32 matmul measurements (before and after). The train_on_batch column is the '
                        'model card\'s fixed-batch rate. On a shared machine other jobs slow both; compare load averages.'))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix('.json').write_text(json.dumps(res, indent=1))
-    md = markdown(res)
-    args.out.with_suffix('.md').write_text(md)
-    print(md)
+    save_results(res, args.out, markdown)
 
 
 if __name__ == '__main__':
