@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['project_root', 'data_root', 'shared_data', 'profiles_dir', 'list_profiles', 'load_profile', 'stage_params',
+__all__ = ['FS', 'WIN_S', 'ARCHS', 'project_root', 'shared_data', 'profiles_dir', 'list_profiles', 'load_profile', 'stage_params',
            'set_seed', 'atomic_path', 'atomic_write_text', 'replace_dir']
 
 # %% ../nbs/00_config.ipynb #4a59dfd4
@@ -25,13 +25,12 @@ def project_root(start:Path|str|None=None, # folder to search upwards from; defa
             if ini.is_file() and 'lib_name = bpnb' in ini.read_text(): return d
     raise FileNotFoundError(f"no bpnb settings.ini found above {', '.join(map(str, starts))}")
 
-# %% ../nbs/00_config.ipynb #c5458dcc
-def data_root(data:Path|str|None=None, # explicit data root (`--data`); wins over the environment
-             ) -> Path:
-    "The data root: `data`, else `$BPNB_DATA`, else `<project>/data`."
-    d = data or os.environ.get('BPNB_DATA') or project_root()/'data'
-    return Path(d).expanduser().resolve()
+# %% ../nbs/00_config.ipynb #7534aee6
+FS = 125.    # sampling rate of the windows the networks see, Hz (MIMIC-III waveforms)
+WIN_S = 7.   # window length, s: 875 samples at FS (the paper's choice, Sec. 3.4)
+ARCHS = ('alexnet', 'resnet', 'slapnicar', 'lstm')  # the four networks of the paper (Sec. 3.2), in its order
 
+# %% ../nbs/00_config.ipynb #c5458dcc
 def shared_data(name:str='', # a dataset folder inside the shared data, e.g. 'uci_cuffless_bp_subset'
                ) -> Path:
     "Path of the shared real recordings (`$BPNB_SHARED`, default `../shared/data`); fails if missing."

@@ -11,17 +11,18 @@ import numpy as np
 import keras
 from keras import layers
 from kapre import STFT, Magnitude, MagnitudeToDecibel
+from .config import ARCHS, FS
 
 # %% auto #0
-__all__ = ['ARCHS', 'Derivatives', 'feature_len', 'min_input_len', 'alexnet_1d', 'resnet50_1d', 'slapnicar', 'lstm',
-           'build_model', 'custom_objects', 'rebuild_legacy_model', 'load_legacy_model']
+__all__ = ['Derivatives', 'feature_len', 'min_input_len', 'alexnet_1d', 'resnet50_1d', 'slapnicar', 'lstm', 'build_model',
+           'custom_objects', 'rebuild_legacy_model', 'load_legacy_model']
 
 # %% ../nbs/20_models.ipynb #97942cd0
 @keras.saving.register_keras_serializable(package='bpnb')
 class Derivatives(layers.Layer):
     "PPG, first and second time derivative (x `fs`), zero-padded at the end to the input length."
     def __init__(self,
-                 fs:float=125., # sampling rate in Hz; differences are multiplied by it
+                 fs:float=FS, # sampling rate in Hz; differences are multiplied by it
                  chained:bool=False, # second derivative from the zero-padded first one (Slapnicar code)
                  split:bool=False, # return three `L x 1` tensors instead of one `L x 3`
                  **kwargs):
@@ -45,8 +46,6 @@ class Derivatives(layers.Layer):
     def get_config(self): return {**super().get_config(), 'fs': self.fs, 'chained': self.chained, 'split': self.split}
 
 # %% ../nbs/20_models.ipynb #f072ec84
-ARCHS = ('alexnet', 'resnet', 'slapnicar', 'lstm')
-
 def _check_arch(name):
     if name not in ARCHS: raise ValueError(f"unknown architecture {name!r}; valid names: {', '.join(ARCHS)}")
 
@@ -89,7 +88,7 @@ def _input(name, input_len, derivatives, fs, chained=False, split=False):
 # %% ../nbs/20_models.ipynb #220c8447
 def alexnet_1d(input_len:int=875, # window length in samples
                derivatives:bool=False, # add first and second derivative as input channels
-               fs:float=125., # sampling rate in Hz (scales the derivatives)
+               fs:float=FS, # sampling rate in Hz (scales the derivatives)
               ) -> keras.Model:
     "AlexNet-1D of Schrumpf et al. (2021), Section 3.2; ReLU on the SBP/DBP heads as published."
     inp, x = _input('alexnet', input_len, derivatives, fs)
@@ -124,7 +123,7 @@ def _bottleneck(x, filters, stage, block, stride=1, project=False):
 
 def resnet50_1d(input_len:int=875, # window length in samples
                 derivatives:bool=False, # feed PPG and its two derivatives to the stem (the published code ignores them)
-                fs:float=125., # sampling rate in Hz (scales the derivatives)
+                fs:float=FS, # sampling rate in Hz (scales the derivatives)
                ) -> keras.Model:
     "ResNet50-1D of Schrumpf et al. (2021), Section 3.2."
     inp, x = _input('resnet', input_len, derivatives, fs)
@@ -162,7 +161,7 @@ def _spectral(x, l2=1e-3):
 
 def slapnicar(input_len:int=875, # window length in samples
               derivatives:bool=False, # add first and second derivative as input channels
-              fs:float=125., # sampling rate in Hz (scales the derivatives)
+              fs:float=FS, # sampling rate in Hz (scales the derivatives)
              ) -> keras.Model:
     "The spectro-temporal network of Slapnicar et al. (Sensors 2019) as adapted by Schrumpf et al. (2021)."
     inp, x = _input('slapnicar', input_len, derivatives, fs, chained=True, split=True)
@@ -181,7 +180,7 @@ def slapnicar(input_len:int=875, # window length in samples
 # %% ../nbs/20_models.ipynb #34bf6e44
 def lstm(input_len:int=875, # window length in samples
          derivatives:bool=False, # must be False: the published LSTM has no derivative inputs
-         fs:float=125., # unused; accepted so all builders share one signature
+         fs:float=FS, # unused; accepted so all builders share one signature
         ) -> keras.Model:
     "The LSTM network of Schrumpf et al. (2021), Section 3.2."
     if derivatives: raise ValueError("lstm: derivatives=True is not supported; the published LSTM takes the PPG only")
@@ -198,7 +197,7 @@ _BUILDERS = dict(alexnet=alexnet_1d, resnet=resnet50_1d, slapnicar=slapnicar, ls
 def build_model(name:str, # one of `ARCHS`: 'alexnet', 'resnet', 'slapnicar', 'lstm'
                 input_len:int=875, # window length in samples (the paper: 7 s at 125 Hz)
                 derivatives:bool=False, # PPG plus first and second derivative, computed inside the model
-                fs:float=125., # sampling rate in Hz (scales the derivatives)
+                fs:float=FS, # sampling rate in Hz (scales the derivatives)
                ) -> keras.Model:
     "One of the four networks of Schrumpf et al. (2021), taking the raw PPG (`input_len x 1`), outputs SBP and DBP."
     _check_arch(name)

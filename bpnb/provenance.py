@@ -4,17 +4,18 @@
 
 # %% ../nbs/01_provenance.ipynb #c77509e1
 from __future__ import annotations
-import hashlib, json, os, platform, socket, subprocess, sys, tempfile, time, datetime as dt
-from dataclasses import dataclass, field
+import hashlib, json, os, platform, socket, subprocess, sys, time, datetime as dt
 from importlib import metadata
 from pathlib import Path
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
-from .config import project_root, data_root, atomic_path, atomic_write_text
+from .config import project_root, atomic_write_text
 
 # %% auto #0
 __all__ = ['PACKAGES', 'sha256_file', 'fingerprint', 'git_info', 'package_versions', 'host_info', 'data_source', 'source_label',
-           'now_iso', 'make_manifest', 'write_manifest', 'read_manifest', 'run_id_of', 'RunContext', 'read_table']
+           'now_iso', 'make_manifest', 'write_manifest', 'read_manifest', 'tex_escape', 'to_latex_table',
+           'to_markdown_table', 'write_table', 'read_table']
 
 # %% ../nbs/01_provenance.ipynb #0552e79e
 def _cache_file() -> Path:
@@ -81,10 +82,10 @@ def host_info() -> dict:
                 cpus=os.cpu_count())
 
 # %% ../nbs/01_provenance.ipynb #358c2e36
-def data_source(root:Path|str|None=None, # the data root of a run
+def data_source(root:Path|str, # the data root of a run
                ) -> dict:
     "Name of the data under `root`, and whether it is synthetic."
-    root = data_root(root)
+    root = Path(root).expanduser().resolve()
     meta = root/'bpnb_source.json'
     if meta.is_file():
         try: d = json.loads(meta.read_text())
@@ -130,75 +131,66 @@ def read_manifest(run_dir:Path|str) -> dict:
     try: return json.loads(p.read_text())
     except ValueError as e: raise ValueError(f"{p}: broken manifest: {e}") from None
 
-# %% ../nbs/01_provenance.ipynb #10a14419
-def run_id_of(run_dir:Path|str) -> str:
-    "The id of the run in `run_dir`, with its batch (and paper run) when it is part of one."
-    run_dir = Path(run_dir)
-    def kind(d):
-        try: return json.loads((d/'manifest.json').read_text()).get('kind')
-        except (OSError, ValueError): return None
-    if kind(run_dir.parent) != 'batch': return run_dir.name
-    if kind(run_dir.parent.parent) == 'paper': return f"{run_dir.parent.parent.name}/{run_dir.parent.name}/{run_dir.name}"
-    return f"{run_dir.parent.name}/{run_dir.name}"
+# %% ../nbs/01_provenance.ipynb #6816c83a
+_TEX = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{', '}': r'\}',
+        '~': r'\textasciitilde{}', '^': r'\textasciicircum{}', '<': r'\textless{}', '>': r'\textgreater{}',
+        '≤': r'$\leq$', '≥': r'$\geq$', '±': r'$\pm$', '−': r'$-$', '–': '--', '—': '---', '²': r'\textsuperscript{2}'}
 
-# %% ../nbs/01_provenance.ipynb #38272a25
-@dataclass
-class RunContext:
-    "Where a stage writes its figures and tables, and what it prints on them."
-    run_dir: Path
-    profile: str = 'quick'
-    source: dict = field(default_factory=dict)
-    stage: str = ''
+def tex_escape(s) -> str:
+    "Text made safe for LaTeX."
+    return ''.join(_TEX.get(ch, ch) for ch in str(s))
 
-    @classmethod
-    def start(cls, run_dir=None, # run folder; None: runs/interactive, or a temp folder under tests
-              profile:str='quick', # the run profile's name
-              data=None, # the data root (its `data_source` goes on every figure)
-              stage:str='', # the stage notebook's name
-             ) -> RunContext:
-        "Open the context of a stage run."
-        if run_dir is None:
-            if os.environ.get('IN_TEST'): run_dir = tempfile.mkdtemp(prefix='bpnb-test-run-')
-            else: run_dir = project_root()/'runs'/'interactive'
-        run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
-        if str(profile).endswith(('.yaml', '.yml')): profile = Path(profile).stem  # a profile given as a file: its name
-        return cls(run_dir, profile, data_source(data), stage)
+def _fmt(v, floatfmt):
+    if isinstance(v, (bool, np.bool_)): return 'yes' if v else 'no'
+    if isinstance(v, (int, np.integer)): return f'{int(v):,}'.replace(',', '{,}')
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v): return '--'
+        s = format(float(v), floatfmt)
+        if s.startswith('-') and float(s) == 0: s = s[1:]   # no '-0.0'
+        return s.replace('-', '$-$')
+    return tex_escape(v)
 
-    @property
-    def run_id(self) -> str: return run_id_of(self.run_dir)
+def to_latex_table(df:pd.DataFrame, # the table
+                   caption:str, # the caption (say where the data came from)
+                   label:str, # the LaTeX label, e.g. 'tab:mae'
+                   floatfmt:str='.2f', # number format
+                   index:bool=False, # include the index as the first column
+                  ) -> str:
+    "A compile-ready LaTeX `table` with booktabs rules (needs `\\usepackage{booktabs}`)."
+    if index: df = df.reset_index()
+    num = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
+    rows = [' & '.join(tex_escape(c) for c in df.columns)]
+    rows += [' & '.join(_fmt(v, floatfmt) for v in r) for r in df.itertuples(index=False)]
+    body = [rows[0] + r' \\', r'\midrule'] + [r + r' \\' for r in rows[1:]]
+    return '\n'.join([r'\begin{table}[htbp]', r'\centering', rf'\caption{{{tex_escape(caption)}}}', rf'\label{{{label}}}',
+                      r'\begin{tabular}{' + ''.join('r' if n else 'l' for n in num) + '}', r'\toprule', *body,
+                      r'\bottomrule', r'\end{tabular}', r'\end{table}']) + '\n'
 
-    def footer(self) -> str:
-        "The provenance line printed under figures and tables."
-        return f"bpnb run {self.run_id} · profile {self.profile} · {source_label(self.source)}"
+def to_markdown_table(df:pd.DataFrame, # the table
+                      floatfmt:str='.2f', # number format
+                      index:bool=False, # include the index
+                     ) -> str:
+    "A Markdown (pipe) table, numbers formatted, NaN as '--'."
+    return df.astype(object).where(df.notna(), None).to_markdown(index=index, floatfmt=floatfmt, missingval='--')
 
-    def save_figure(self, fig, # a matplotlib Figure
-                    name:str, # file stem, e.g. 'bland_altman_resnet'
-                    dpi:int=150, # PNG resolution
-                   ) -> Path:
-        "Add the provenance footer and save `fig` as PNG and PDF under `run_dir/figures/`."
-        out = self.run_dir/'figures'; out.mkdir(exist_ok=True)
-        fig.canvas.draw()
-        bb = fig.get_tightbbox(fig.canvas.get_renderer()).transformed(fig.dpi_scale_trans.inverted())
-        y = (bb.y0 * fig.dpi) / (fig.get_figheight() * fig.dpi) - 0.01  # just below everything drawn
-        fig.text(0.01, y, self.footer(), fontsize=7, color='0.3', ha='left', va='top')
-        for ext in ('png', 'pdf'):
-            with atomic_path(out/f'{name}.{ext}') as tmp:
-                fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches='tight')
-        return out/f'{name}.png'
+def write_table(df:pd.DataFrame, # the table
+                path:Path|str, # the file stem: `<path>.csv`, `.md` and `.tex` are written
+                caption:str='', # one line saying what it shows
+                footer:str='', # where it came from (run, profile, data source)
+                floatfmt:str='.2f', # number format in Markdown and LaTeX
+                latex:bool=True, # also write the LaTeX table
+               ) -> Path:
+    "Write `df` as CSV (a `#` provenance line first), Markdown and LaTeX, each atomically; return the CSV's path."
+    path = Path(path); label = ' — '.join(s for s in (caption, footer) if s)
+    atomic_write_text(path.with_suffix('.csv'), (f"# {label}\n" if label else '') + df.to_csv(index=False))
+    md = (f"**{caption}**\n\n" if caption else '') + to_markdown_table(df, floatfmt) + (f"\n\n*{footer}*" if footer else '') + '\n'
+    atomic_write_text(path.with_suffix('.md'), md)
+    if latex: atomic_write_text(path.with_suffix('.tex'), to_latex_table(df, label, f'tab:{path.name}', floatfmt))
+    return path.with_suffix('.csv')
 
-    def save_table(self, df:pd.DataFrame, # the table
-                   name:str, # file stem
-                   caption:str='', # one line saying what it shows
-                   floatfmt:str='.2f', # number format in Markdown
-                  ) -> Path:
-        "Save `df` as CSV and Markdown under `run_dir/tables/`, both saying where it came from."
-        out = self.run_dir/'tables'; out.mkdir(exist_ok=True)
-        head = f"# {caption + ' — ' if caption else ''}{self.footer()}\n"
-        atomic_write_text(out/f'{name}.csv', head + df.to_csv(index=False))
-        md = (f"**{caption}**\n\n" if caption else '') + df.to_markdown(index=False, floatfmt=floatfmt) + f"\n\n*{self.footer()}*\n"
-        atomic_write_text(out/f'{name}.md', md)
-        return out/f'{name}.csv'
-
-def read_table(path:Path|str) -> pd.DataFrame:
-    "Read a table written by `RunContext.save_table`."
+def read_table(path:Path|str, # a CSV written by `write_table`
+              ) -> pd.DataFrame:
+    "Read a table written by `write_table` (its `#` line skipped)."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"read_table: {path} does not exist")
     return pd.read_csv(path, comment='#')
