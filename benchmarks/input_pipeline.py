@@ -1,9 +1,9 @@
 """Input-pipeline throughput against what the networks consume in training (paper section 3.5: batch 32).
 
 Measures, on this machine (all cores, as in training):
-- writing: `bpnb.dataset.write_dataset` (HDF5, gzip+shuffle) and `write_tfrecords` (shards of 1000), windows/s;
-- reading one shuffled training epoch, batch 32: `tfrecord_dataset` (the authors' TFRecord pipeline),
-  `h5_dataset` in memory and `h5_dataset` streamed from the file in blocks, windows/s;
+- writing: `bpnb.dataset.write_dataset` (HDF5, gzip+shuffle), windows/s;
+- reading one shuffled training epoch, batch 32: `bpnb.inputs.h5_dataset` in memory and streamed from the file
+  in blocks, windows/s (the authors' TFRecord shards are gone: no stage used them);
 - what each network of `bpnb.models` consumes in training (Adam, MSE on SBP and DBP, batch 32), windows/s,
   from `train_on_batch` on a batch already in memory;
 - end to end (for `--fit-archs`, default the smallest network, Slapnicar): `model.fit` fed by each pipeline against
@@ -30,7 +30,8 @@ import numpy as np
 import h5py
 
 from bpnb.config import shared_data, project_root
-from bpnb.dataset import prepare, write_dataset, split, write_tfrecords, tfrecord_dataset, h5_dataset, dataset_info
+from bpnb.dataset import prepare, write_dataset, split, dataset_info
+from bpnb.inputs import h5_dataset
 
 BATCH = 32
 
@@ -122,15 +123,11 @@ def run(a, work):
     res['write_h5_windows_per_s'] = a.windows / (time.perf_counter() - t)
     res['h5_bytes_per_window'] = h5.stat().st_size / a.windows
     sp = split(h5, 'subject', output=work/'split')
-    t = time.perf_counter()
-    write_tfrecords(h5, work/'split', work/'tfr', shard_size=1000, progress=False)
-    res['write_tfrecords_windows_per_s'] = a.windows / (time.perf_counter() - t)
     n_train = len(sp['train'])
-    print(f"write: HDF5 {res['write_h5_windows_per_s']:,.0f} windows/s ({res['h5_bytes_per_window']:.0f} B/window), "
-          f"TFRecord {res['write_tfrecords_windows_per_s']:,.0f} windows/s; train split {n_train:,} windows")
+    print(f"write: HDF5 {res['write_h5_windows_per_s']:,.0f} windows/s ({res['h5_bytes_per_window']:.0f} B/window); "
+          f"train split {n_train:,} windows")
 
-    pipes = {'TFRecord': tfrecord_dataset(work/'tfr'/'train_*.tfrecord', BATCH, shuffle=True),
-             'HDF5 in memory': h5_dataset(h5, sp['train'], BATCH, shuffle=True, in_memory=True),
+    pipes = {'HDF5 in memory': h5_dataset(h5, sp['train'], BATCH, shuffle=True, in_memory=True),
              'HDF5 streamed': h5_dataset(h5, sp['train'], BATCH, shuffle=True, in_memory=False)}
     res['read_windows_per_s'] = {}
     for k, ds in pipes.items():
@@ -156,8 +153,7 @@ def run(a, work):
           f"1-min load average {res['host']['load_average_at_start']:.1f} at start, {res['host']['load_average_at_end']:.1f} at end "
           f"(above {res['host']['cpus']} means other processes shared the CPU and the training numbers are low and noisy).", '',
           '| step | windows/s |', '|---|---:|',
-          f"| write HDF5 (`write_dataset`, gzip+shuffle, {res['h5_bytes_per_window']:.0f} B/window) | {res['write_h5_windows_per_s']:,.0f} |",
-          f"| write TFRecord shards (`write_tfrecords`) | {res['write_tfrecords_windows_per_s']:,.0f} |"]
+          f"| write HDF5 (`write_dataset`, gzip+shuffle, {res['h5_bytes_per_window']:.0f} B/window) | {res['write_h5_windows_per_s']:,.0f} |"]
     md += [f"| read {k}, epoch 1 / epoch 2 | {v['first_epoch']:,.0f} / {v['second_epoch']:,.0f} |" for k, v in res['read_windows_per_s'].items()]
     md += ['', '| network | parameters | training windows/s (train_on_batch, batch in memory) |', '|---|---:|---:|']
     md += [f"| {k} | {v['params']:,} | {v['windows_per_s']:.1f} |" for k, v in res['models'].items()]

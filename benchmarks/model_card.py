@@ -25,7 +25,8 @@ import tensorflow as tf
 import keras
 from keras import layers
 
-from bpnb.models import ARCHS, build_model
+from bpnb.config import ARCHS
+from bpnb.models import build_model
 
 RESULTS = Path(__file__).resolve().parent/'results'
 VARIANTS = [('alexnet', False), ('alexnet', True), ('resnet', False), ('slapnicar', False), ('slapnicar', True), ('lstm', False)]

@@ -28,9 +28,9 @@ import keras
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model_card import analytic_flops, matmul_peak, save_results  # the model card's FLOP count and matmul peak: one definition
-from bpnb.models import ARCHS
-from bpnb.config import set_seed
-from bpnb.dataset import h5_dataset, load_split
+from bpnb.config import ARCHS, set_seed
+from bpnb.dataset import load_split
+from bpnb.inputs import h5_dataset
 from bpnb.train import make_model
 
 RESULTS = Path(__file__).resolve().parent/'results'
@@ -48,7 +48,7 @@ class StepTimer(keras.callbacks.Callback):
 def dataset(tmp: Path, subjects: int, minutes: float):
     "A SYNTHETIC dataset (HDF5 + split) made with the project's own data pipeline."
     from bpnb.synthetic import write_cohort
-    from bpnb.pipeline import make_dataset
+    from bpnb.mimicb import make_dataset
     cohort = write_cohort(tmp/'cohort', subjects=subjects, minutes=minutes, seed=42, progress=False)
     d = make_dataset(cohort, tmp/'ds', min_windows=20, split_mode='sample', progress=False)
     return d['h5'], load_split(d['split'])

@@ -11,7 +11,7 @@ import h5py
 from scipy import signal as sps
 from scipy.interpolate import make_interp_spline
 import bpnb
-from .config import atomic_path
+from .config import atomic_path, FS, WIN_S
 from .signals import bandpass, zscore, record_windows, window_snr_db
 from .synthetic import draw_subject, synth_record
 
@@ -28,7 +28,7 @@ def _vector(d, name, path):
     return a
 
 def read_rppg_h5(path:Path|str, # HDF5 file in the paper's rPPG layout
-                 win_len:int|None=875, # expected window length in samples (None: any)
+                 win_len:int|None=round(WIN_S*FS), # expected window length in samples (the paper: 875, 7 s at 125 Hz); None: any
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Read the paper's rPPG file (`rppg` L x N, `label` 2 x N, `subject_idx` N) as windows N x L float32, labels N x 2, subjects N."
     path = Path(path)
@@ -197,7 +197,7 @@ def video_rgb(path:Path|str, # a video file OpenCV can read (.avi, .mp4, ...)
 
 def rppg_from_rgb(rgb:np.ndarray, # mean skin colour per frame, T x 3 (R, G, B)
                   fps:float, # frame rate in Hz
-                  fs_out:float=125., # output sampling rate in Hz (the paper: 125)
+                  fs_out:float=FS, # output sampling rate in Hz (the paper: 125)
                   band:tuple|None=(0.5, 8.), # band-pass in Hz (the paper's PPG filter); None: no filter
                   window_s:float=1.6, # POS window in s
                  ) -> np.ndarray:
@@ -208,7 +208,7 @@ def rppg_from_rgb(rgb:np.ndarray, # mean skin colour per frame, T x 3 (R, G, B)
     return make_interp_spline(t, h, k=3)(np.arange(int(np.floor(t[-1]*fs_out)) + 1)/fs_out)
 
 def rppg_from_video(path:Path|str, # video file
-                    fs_out:float=125., # output sampling rate in Hz
+                    fs_out:float=FS, # output sampling rate in Hz
                     roi:None|str|tuple=None, # region of interest, see `video_rgb`
                     band:tuple|None=(0.5, 8.), # band-pass in Hz
                    ) -> np.ndarray:
@@ -234,7 +234,7 @@ def camera_params(rng:np.random.Generator, # the subject's generator
 
 def synth_rppg_record(rng:np.random.Generator, # the subject's generator
                       minutes:float=3., # record length, min
-                      fs:float=125., # sampling rate of the PPG, ABP and output rPPG, Hz
+                      fs:float=FS, # sampling rate of the PPG, ABP and output rPPG, Hz
                       fps:float=30., # camera frame rate, Hz
                      ) -> dict:
     "One SYNTHETIC subject filmed by a simulated camera: clean `ppg`, `abp`, raw POS `rppg` (all at `fs`), the `rgb` frames and the parameters."
@@ -266,7 +266,7 @@ def write_rppg_cohort(path:Path|str, # the HDF5 file to write
                       minutes:float=3., # minutes per subject
                       seed:int=42, # master seed
                       fps:float=30., # camera frame rate, Hz
-                      fs:float=125., # output sampling rate, Hz
+                      fs:float=FS, # output sampling rate, Hz
                      ) -> Path:
     "Write a SYNTHETIC rPPG cohort in the paper's rPPG HDF5 layout (7-s windows at `fs`, labels from the synthetic ABP)."
     if subjects < 1: raise ValueError(f"write_rppg_cohort: subjects must be at least 1, got {subjects}")

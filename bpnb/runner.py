@@ -205,18 +205,19 @@ def run_batch(notebook:Path|str, # the notebook to run
               out:Path|str|None=None, # batch folder; default runs/<id>-batch-<notebook>
               resume:bool=False, # skip runs already done with the same parameters
               progress:bool=True, # progress bar over the runs
+              fixed:dict|None=None, # parameters set in every run, over the profile's (not part of the run folders' names)
              ) -> list[dict]:
     "Run `notebook` once per parameter combination; continue past failures; return every run's record."
     nb = Path(notebook)
     if not nb.is_file(): raise FileNotFoundError(f"{nb}: no such notebook")
     declared = set(declared_parameters(nb))
-    bad = [k for k in params if k not in declared]
+    bad = [k for k in {**(fixed or {}), **params} if k not in declared]
     if bad: raise ValueError(f"{nb.name} declares no parameter {', '.join(bad)}; it declares: {', '.join(sorted(declared))}")
     cfg = load_profile(profile); data = run_data(data, cfg, progress)
     out = Path(out) if out else project_root()/'runs'/f"{new_run_id(cfg['name'])}-batch-{nb.stem}"
     out = out.resolve(); uid = init_run(out, 'batch')['uid']
     combos = grid(params)
-    man = make_manifest(dict(notebook=str(nb), grid=params, profile=cfg, data=str(data)), started=now_iso(),
+    man = make_manifest(dict(notebook=str(nb), grid=params, fixed=fixed or {}, profile=cfg, data=str(data)), started=now_iso(),
                         run_id=out.name, uid=uid, kind='batch', data_source=data_source(data), status='running')
     write_manifest(out, man)
     results = []
@@ -224,7 +225,7 @@ def run_batch(notebook:Path|str, # the notebook to run
         name = _slug(combo); rd = out/name
         p = stage_params(cfg, nb.stem, declared)
         p.update({k: v for k, v in dict(profile=_profile_ref(cfg), data=str(data), run_dir=str(rd)).items() if k in declared})
-        p.update(combo)
+        p.update({**(fixed or {}), **combo})
         prev = _state(out).get(name, {})
         if resume and prev.get('status') == 'done' and prev.get('hash') == run_hash(nb, p):
             results.append(dict(prev, run=name, skipped=True)); continue

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import signal as sps
+from .config import FS, WIN_S
 
 # %% auto #0
 __all__ = ['RULES', 'bandpass', 'zscore', 'detect_peaks', 'minima_between', 'abp_fiducials', 'ppg_fiducials', 'make_windows',
@@ -15,7 +16,7 @@ __all__ = ['RULES', 'bandpass', 'zscore', 'detect_peaks', 'minima_between', 'abp
 
 # %% ../nbs/11_signals.ipynb #d5c55ffe
 def bandpass(x:np.ndarray, # signal(s), 1-D or 2-D; filtered along the last axis
-             fs:float=125., # sampling rate in Hz
+             fs:float=FS, # sampling rate in Hz
              lo:float=0.5, # lower cut-off in Hz
              hi:float=8., # upper cut-off in Hz
              order:int=4, # Butterworth order (the paper: 4)
@@ -63,7 +64,7 @@ def _moving_std(x:np.ndarray, # 1-D signal
 
 # %% ../nbs/11_signals.ipynb #56dbb825
 def detect_peaks(x:np.ndarray, # 1-D pulsatile signal (PPG or ABP); NaN allowed
-                 fs:float=125., # sampling rate in Hz
+                 fs:float=FS, # sampling rate in Hz
                  min_interval:float=0.27, # shortest beat interval in s (0.27 s = 222 /min)
                  prominence:float=1.0, # required prominence, in local standard deviations of the filtered signal
                  std_window:float=4., # length in s of the window for that local standard deviation
@@ -86,7 +87,7 @@ def detect_peaks(x:np.ndarray, # 1-D pulsatile signal (PPG or ABP); NaN allowed
 # %% ../nbs/11_signals.ipynb #2117bb80
 def minima_between(x:np.ndarray, # 1-D signal
                    peaks:np.ndarray, # sorted peak indices
-                   fs:float=125., # sampling rate in Hz
+                   fs:float=FS, # sampling rate in Hz
                    max_gap:float=1.5, # only look between peaks closer than this (s), as the paper
                    chunk:int=4096, # peak pairs per vectorised block (bounds memory)
                   ) -> np.ndarray:
@@ -106,14 +107,14 @@ def minima_between(x:np.ndarray, # 1-D signal
 
 # %% ../nbs/11_signals.ipynb #4af6db3e
 def abp_fiducials(abp:np.ndarray, # arterial blood pressure in mmHg, 1-D
-                  fs:float=125., # sampling rate in Hz
+                  fs:float=FS, # sampling rate in Hz
                  ) -> tuple[np.ndarray, np.ndarray]:
     "Systolic peaks and diastolic minima (minimum between consecutive peaks < 1.5 s apart) of an ABP record."
     sys_idx = detect_peaks(abp, fs)
     return sys_idx, minima_between(abp, sys_idx, fs)
 
 def ppg_fiducials(ppg:np.ndarray, # photoplethysmogram (any unit), 1-D
-                  fs:float=125., # sampling rate in Hz
+                  fs:float=FS, # sampling rate in Hz
                  ) -> tuple[np.ndarray, np.ndarray]:
     "PPG systolic peaks and onsets (minimum between consecutive peaks < 1.5 s apart)."
     peak_idx = detect_peaks(ppg, fs)
@@ -121,8 +122,8 @@ def ppg_fiducials(ppg:np.ndarray, # photoplethysmogram (any unit), 1-D
 
 # %% ../nbs/11_signals.ipynb #b642dcd4
 def make_windows(n:int, # number of samples in the record
-                 fs:float=125., # sampling rate in Hz
-                 win_s:float=7., # window length in s
+                 fs:float=FS, # sampling rate in Hz
+                 win_s:float=WIN_S, # window length in s
                  overlap:float=0.5, # overlap between consecutive windows, fraction of the window
                 ) -> np.ndarray:
     "Start samples of all complete windows of a record (the paper's 7-s windows with 50 % overlap)."
@@ -145,7 +146,7 @@ RULES = {
 
 # %% ../nbs/11_signals.ipynb #47b4fa89
 def window_snr_db(windows:np.ndarray, # raw windows, shape (N, L)
-                  fs:float=125., # sampling rate in Hz
+                  fs:float=FS, # sampling rate in Hz
                   lo:float=0.5, # lower edge of the signal band in Hz
                   hi:float=8., # upper edge of the signal band in Hz
                  ) -> np.ndarray:
@@ -168,7 +169,7 @@ class WindowSet:
     rejected: dict # rule -> windows that rule flags, each rule counted independently (overlaps double-count)
     rejected_first: dict # rule -> windows removed by this rule first, in `RULES` order (sums to the rejected total)
     n_total: int # number of complete windows in the record
-    fs: float = 125. # sampling rate in Hz
+    fs: float = FS # sampling rate in Hz
 
     def __len__(self): return len(self.start)
     def __repr__(self):
@@ -213,8 +214,8 @@ def _window_median(v, i0, i1):
 # %% ../nbs/11_signals.ipynb #1db7f847
 def record_windows(ppg:np.ndarray, # PPG of the whole record, 1-D
                    abp:np.ndarray, # ABP (mmHg) of the whole record, 1-D, same length
-                   fs:float=125., # sampling rate in Hz
-                   win_s:float=7., # window length in s
+                   fs:float=FS, # sampling rate in Hz
+                   win_s:float=WIN_S, # window length in s
                    overlap:float=0.5, # overlap of consecutive windows (fraction)
                    snr_db:float|None=None, # if given, reject windows whose PPG SNR (`window_snr_db`) is below this
                    fiducials:tuple|None=None, # optional (ppg_peaks, abp_sys, abp_dia) index arrays

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import signal as sps
 from tqdm import tqdm
 import bpnb
-from .config import replace_dir
+from .config import FS, replace_dir
 
 # %% auto #0
 __all__ = ['ADC', 'DEFAULT_ARTEFACTS', 'DURATIONS', 'adc_range', 'draw_subject', 'beat_shape', 'synth_record', 'record_name',
@@ -128,7 +128,7 @@ def _artefacts(rng, ppg, abp, fs, art):
 def synth_record(rng:np.random.Generator, # the subject's generator (continues after `draw_subject`)
                  subject_params:dict, # from `draw_subject`
                  minutes:float, # record length, min
-                 fs:float=125., # sampling rate, Hz
+                 fs:float=FS, # sampling rate, Hz
                  artefacts:dict|None=None, # artefact rates, overriding `DEFAULT_ARTEFACTS`
                 ) -> dict:
     "One SYNTHETIC record: `ppg`, `abp` (NaN in gaps; all NaN without ABP), per-beat truth and the artefact masks."
@@ -246,7 +246,7 @@ def write_cohort(output:Path|str, # the cohort folder to create
                  subjects:int=12, # number of synthetic subjects (records)
                  minutes:float=6., # record length, min
                  seed:int=42, # master seed
-                 fs:float=125., # sampling rate, Hz
+                 fs:float=FS, # sampling rate, Hz
                  artefacts:dict|None=None, # artefact rates overriding `DEFAULT_ARTEFACTS` (incl. `no_abp`)
                  progress:bool=True, # show a tqdm progress bar
                  overwrite:bool=False, # replace an existing, different cohort

@@ -12,30 +12,18 @@ import pandas as pd
 import h5py
 import keras
 import tensorflow as tf
-from .config import set_seed, project_root, data_root, load_profile, atomic_path, atomic_write_text
-from .provenance import make_manifest, now_iso, RunContext, read_manifest, run_id_of
-from .models import ARCHS, build_model, custom_objects
-from .dataset import h5_dataset, load_split, dataset_info
+from .config import set_seed, atomic_path, atomic_write_text, WIN_S, FS, ARCHS
+from .provenance import make_manifest, now_iso
+from .runs import RunContext, TrainingRecord, run_data, dataset_dir, models_dir, stage_of, TRAIN_STAGE
+from .models import build_model, custom_objects
+from .dataset import load_split, dataset_info
+from .inputs import h5_dataset
+from .metrics import mean_baseline, metrics_table
 
 # %% auto #0
-__all__ = ['FLOAT32_LAYERS', 'PRED_COLS', 'training_data', 'distribution_strategy', 'mixed_precision_model', 'make_model',
-           'save_model', 'BestCheckpoint', 'predictions_frame', 'mean_baseline', 'mae_table', 'plot_learning_curve',
-           'TrainResult', 'train', 'stage_dataset', 'run_training']
-
-# %% ../nbs/21_train.ipynb #a7bf1705
-def training_data(data:Path|str|None=None, # data root; None, or the default root without records: the profile's synthetic cohort
-                  profile:str='quick', # run profile (its `synth` settings make the synthetic cohort)
-                  progress:bool=True, # progress bar while generating
-                 ) -> Path:
-    "The data root a training run reads: `data` if it holds records, else the synthetic cohort, as `bpnb paper` does."
-    from bpnb.runner import paper_data
-    if data is not None:
-        root = data_root(data)
-        if not root.is_dir(): raise FileNotFoundError(f"data root {root} does not exist (give --data DIR or set BPNB_DATA)")
-        has = any((root/n).is_file() for n in ('RECORDS', 'ppg_abp_segments.txt', 'download_log.csv'))
-        if has or root != data_root(): return root
-        print(f"{root} holds no records; using the synthetic cohort")
-    return paper_data(load_profile(profile), None, progress)
+__all__ = ['FLOAT32_LAYERS', 'PRED_COLS', 'distribution_strategy', 'mixed_precision_model', 'make_model', 'save_model',
+           'BestCheckpoint', 'predictions_frame', 'TrainResult', 'train', 'stage_dataset', 'check_training_params',
+           'run_training']
 
 # %% ../nbs/21_train.ipynb #ffb0a2d0
 def distribution_strategy() -> tf.distribute.Strategy:
@@ -114,40 +102,6 @@ def predictions_frame(subject, # subject name of every window, (N,)
     return pd.DataFrame({'subject': subject, 'SBP_true': y_true[:, 0], 'DBP_true': y_true[:, 1],
                          'SBP_est': y_est[:, 0], 'DBP_est': y_est[:, 1]})
 
-def mean_baseline(y_train, # SBP, DBP of the training windows, (M, 2)
-                  n:int, # number of windows to predict
-                 ) -> np.ndarray:
-    "The paper's mean-value baseline: `n` predictions of the training-set mean SBP and DBP, (n, 2)."
-    return np.tile(np.asarray(y_train, float).reshape(-1, 2).mean(0), (n, 1))
-
-def mae_table(preds:dict, # predictor name -> a `predictions_frame`
-             ) -> pd.DataFrame:
-    "MAE of SBP and DBP per predictor, with the numbers of test windows and subjects."
-    return pd.DataFrame([dict(predictor=k, MAE_SBP=(p.SBP_est - p.SBP_true).abs().mean(), MAE_DBP=(p.DBP_est - p.DBP_true).abs().mean(),
-                              windows=len(p), subjects=p.subject.nunique()) for k, p in preds.items()])
-
-# %% ../nbs/21_train.ipynb #5604904c
-def plot_learning_curve(history, # the CSV written during training (or its DataFrame)
-                        title:str='', # figure title; say where the data came from
-                        best_epoch:int|None=None, # mark this epoch (1-based), e.g. the kept checkpoint
-                       ):
-    "Loss and per-head MAE per epoch, training and validation."
-    h = pd.read_csv(history) if isinstance(history, (str, Path)) else history
-    ep, style = h['epoch'] + 1, 'o-' if len(h) < 20 else '-'
-    import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, 2, figsize=(10, 3.6))
-    axs[0].plot(ep, h['loss'], style, label='training'); axs[0].plot(ep, h['val_loss'], style, label='validation')
-    axs[0].set_ylabel('loss: MSE(SBP) + MSE(DBP) (mmHg²)')
-    for head, c in (('SBP', 'C3'), ('DBP', 'C0')):
-        axs[1].plot(ep, h[f'{head}_mae'], style, color=c, alpha=.45, label=f'{head} training')
-        axs[1].plot(ep, h[f'val_{head}_mae'], style, color=c, label=f'{head} validation')
-    axs[1].set_ylabel('MAE (mmHg)')
-    for ax in axs:
-        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True)); ax.set_xlim(0.5, len(h) + 0.5)
-        if best_epoch: ax.axvline(best_epoch, color='0.5', ls=':', lw=1)
-        ax.set_xlabel('epoch' + (f' (dotted: best, {best_epoch})' if best_epoch else '')); ax.legend(fontsize=8, frameon=False)
-    fig.suptitle(title, fontsize=10); fig.tight_layout()
-    return fig
 
 # %% ../nbs/21_train.ipynb #d4c1862e
 @dataclass
@@ -158,13 +112,13 @@ class TrainResult:
     model: Path # `<arch>.keras`, the best epoch's network
     manifest: Path # `<arch>.manifest.json`
     history: Path # the learning curve, CSV
-    figure: Path # the learning curve, PNG
     predictions: Path # test predictions of the network
     baseline: Path # test predictions of the mean baseline
     epochs_run: int # epochs trained
     best_epoch: int|None # epoch (1-based) of the kept weights
     seconds: float # wall time of `train`
-    mae: pd.DataFrame # test MAE of the network and of the mean baseline
+    mae: pd.DataFrame # test metrics of the network and of the mean baseline (`bpnb.metrics.metrics_table`)
+    figure: Path|None = None # the learning-curve figure, when a stage saved one
 
 def _cap(idx, n, rng):
     "At most `n` of the indices `idx`: a seeded random choice, sorted."
@@ -177,8 +131,6 @@ def _labels(h5, idx):
         names = np.array([s.decode() if isinstance(s, bytes) else s for s in f['subjects'][:]], dtype=object)
     return lab, names[subj]
 
-def _footer(fig, text):
-    fig.text(0.01, -0.02, text, fontsize=7, color='0.3', ha='left', va='top')
 
 # %% ../nbs/21_train.ipynb #8e90fd56
 def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
@@ -211,13 +163,13 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     ds = {k: h5_dataset(h5, v, batch_size, shuffle=k == 'train', seed=seed) for k, v in idx.items()}
     strategy = distribution_strategy()
     with strategy.scope():
-        model = make_model(arch, info['shape'][1], derivatives, info.get('fs', 125.), mixed_precision, build)
+        model = make_model(arch, info['shape'][1], derivatives, info.get('fs', FS), mixed_precision, build)
         opt = keras.optimizers.Adam(lr)
         if mixed_precision: opt = keras.optimizers.LossScaleOptimizer(opt)
         model.compile(opt, loss={'SBP': 'mse', 'DBP': 'mse'}, metrics={'SBP': ['mae'], 'DBP': ['mae']})
     out_dir.mkdir(parents=True, exist_ok=True)
     f = {k: out_dir/f'{arch}{s}' for k, s in dict(model='.keras', manifest='.manifest.json', history='_history.csv',
-                                                    figure='_learning_curve.png', predictions='_test_predictions.csv').items()}
+                                                    predictions='_test_predictions.csv').items()}
     f['baseline'] = out_dir/'mean_baseline_test_predictions.csv'
     ckpt = BestCheckpoint(f['model'])
     cbs = [ckpt, keras.callbacks.CSVLogger(str(f['history']))] + (callbacks or [])
@@ -237,52 +189,61 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     ckpt.restore()
     y_est = np.concatenate(model.predict(ds['test'], verbose=0), axis=1)
     (y_test, s_test), (y_train, _) = _labels(h5, idx['test']), _labels(h5, idx['train'])
-    preds = {arch: predictions_frame(s_test, y_test, y_est),
-             'mean baseline': predictions_frame(s_test, y_test, mean_baseline(y_train, len(y_test)))}
+    preds = {arch: predictions_frame(s_test, y_test, y_est)}
+    preds['mean baseline'] = mean_baseline(y_train, preds[arch])
     for k, name in ((arch, 'predictions'), ('mean baseline', 'baseline')):
         with atomic_path(f[name]) as t: preds[k].to_csv(t, index=False)
-    mae = mae_table(preds)
-    fig = plot_learning_curve(f['history'], f"{arch}: learning curve\n{info.get('data_source', '')}", ckpt.best_epoch)
-    _footer(fig, f"bpnb train · {out_dir.name} · {arch} · seed {seed} · {now_iso()}")
-    with atomic_path(f['figure']) as t: fig.savefig(t, format='png', dpi=120, bbox_inches='tight')
-    import matplotlib.pyplot as plt; plt.close(fig)
-    manifest('done', epochs_run=len(hist.epoch), test_mae=mae.set_index('predictor')[['MAE_SBP', 'MAE_DBP']].to_dict('index'))
-    return TrainResult(arch, out_dir, f['model'], f['manifest'], f['history'], f['figure'], f['predictions'], f['baseline'],
+    mae = metrics_table(preds)
+    manifest('done', epochs_run=len(hist.epoch), test={f'{r.model} {r.target}': dict(MAE=r.MAE, ME=r.ME, SD=r.SD) for r in mae.itertuples()})
+    return TrainResult(arch, out_dir, f['model'], f['manifest'], f['history'], f['predictions'], f['baseline'],
                        len(hist.epoch), ckpt.best_epoch, round(time.time() - t0, 2), mae)
 
 # %% ../nbs/21_train.ipynb #85e4dd15
+def _fits(d:Path, win_s:float, split_mode:str) -> bool|None:
+    "Whether the dataset in folder `d` has this window length and split mode (None: there is none)."
+    h5, sp = d/'dataset.h5', d/'split'/'split.json'
+    if not (h5.is_file() and sp.is_file()): return None
+    return (float(dataset_info(h5)['win_s']), json.loads(sp.read_text())['mode']) == (float(win_s), split_mode)
+
 def stage_dataset(data:Path|str, # data root
-                  run_dir:Path|str, # the run folder
-                  win_s:float=7., # window length, s
+                  run_dir:Path|str, # the (sub-)run folder
+                  win_s:float=WIN_S, # window length, s
                   split_mode:str='subject', # 'subject' or 'sample'
                   min_windows:int=20, # subjects need more than this many windows (when the dataset is made here)
                   seed:int=42, # seed of the split (when made here)
                   progress:bool=True, # progress bars
                  ) -> tuple[Path, Path, bool]:
-    "`dataset.h5` and `split/` of the run folder, made from `data` if the data stage has not: (h5, split, made)."
-    run_dir = Path(run_dir); h5, sp = run_dir/'dataset.h5', run_dir/'split'
-    paper = run_dir.parent.parent  # a grid sub-run of a paper run uses the run's own dataset (if it fits), so every network sees the same windows
-    if not h5.is_file() and (paper/'dataset.h5').is_file() and (paper/'split'/'split.json').is_file():
-        try: is_paper = read_manifest(paper).get('kind') == 'paper'
-        except (FileNotFoundError, ValueError): is_paper = False
-        fits = is_paper and (float(dataset_info(paper/'dataset.h5')['win_s']), json.loads((paper/'split'/'split.json').read_text())['mode']) == (float(win_s), split_mode)
-        if fits: h5, sp = paper/'dataset.h5', paper/'split'
-    if h5.is_file() and (sp/'split.json').is_file():
-        have = (float(dataset_info(h5)['win_s']), json.loads((sp/'split.json').read_text())['mode'])
-        if have != (float(win_s), split_mode):
-            raise ValueError(f"{run_dir}: its dataset has win_s={have[0]} and a {have[1]!r} split, this stage asks for "
-                             f"win_s={win_s} and {split_mode!r}; use another run folder")
-        return h5, sp, False
-    from bpnb.pipeline import make_dataset
-    d = make_dataset(data, run_dir, win_s=win_s, min_windows=min_windows, split_mode=split_mode, seed=seed, progress=progress)
+    "The dataset a training in `run_dir` reads: its paper run's if it fits, else its own, made if needed: (h5, split, made)."
+    shared, own = dataset_dir(run_dir), dataset_dir(run_dir, own=True)
+    if shared != own and _fits(shared, win_s, split_mode): return shared/'dataset.h5', shared/'split', False
+    ok = _fits(own, win_s, split_mode)
+    if ok is False:
+        raise ValueError(f"{own}: this run's dataset has other settings than win_s={win_s}, split_mode={split_mode!r} "
+                         f"({dataset_info(own/'dataset.h5')['win_s']} s, {json.loads((own/'split'/'split.json').read_text())['mode']!r}); use another run folder")
+    if ok: return own/'dataset.h5', own/'split', False
+    from bpnb.mimicb import make_dataset
+    d = make_dataset(data, own, win_s=win_s, min_windows=min_windows, split_mode=split_mode, seed=seed, progress=progress)
     return d['h5'], d['split'], True
 
 # %% ../nbs/21_train.ipynb #22798964
+def check_training_params(arch:str, epochs:int=1, batch_size:int=32, lr:float=1e-3, win_s:float=WIN_S, derivatives:bool=False,
+                          split_mode:str='subject', patience:int=10, max_windows:int|None=None):
+    "Raise a ValueError that names the parameter if a training parameter is out of range."
+    if arch not in ARCHS: raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    if split_mode not in ('subject', 'sample'): raise ValueError(f"split_mode must be 'subject' or 'sample', got {split_mode!r}")
+    for k, v in dict(epochs=epochs, batch_size=batch_size, patience=patience).items():
+        if not isinstance(v, int) or v < 1: raise ValueError(f"{k} must be an integer >= 1, got {v!r}")
+    for k, v in dict(lr=lr, win_s=win_s).items():
+        if not isinstance(v, (int, float)) or not v > 0: raise ValueError(f"{k} must be a positive number, got {v!r}")
+    if max_windows is not None and (not isinstance(max_windows, int) or max_windows < 4):
+        raise ValueError(f"max_windows must be None or an integer >= 4, got {max_windows!r}")
+    if derivatives and arch == 'lstm': raise ValueError("the paper's LSTM takes no derivative channels (derivatives=True)")
+
 def run_training(arch:str='slapnicar', # network, one of `ARCHS`
                  epochs:int=1, # maximum number of epochs (the paper: 60)
                  batch_size:int=32, # windows per batch (the paper: 32)
                  lr:float=1e-3, # Adam learning rate (the paper's command line: 0.003)
-                 win_s:float=7., # window length, s
+                 win_s:float=WIN_S, # window length, s
                  derivatives:bool=False, # PPG and its two derivatives as input channels
                  split_mode:str='subject', # 'subject' or 'sample' (mixed)
                  early_stopping:bool=True, # stop after `patience` epochs without improvement
@@ -291,31 +252,30 @@ def run_training(arch:str='slapnicar', # network, one of `ARCHS`
                  min_windows:int=20, # subjects need more than this many windows (if the dataset is made here)
                  mixed_precision:bool=False, # float16 compute (GPU only)
                  seed:int=42, # the run's seed
-                 data:Path|str|None=None, # data root; None: the synthetic cohort
-                 run_dir:Path|str|None=None, # run folder; None: runs/interactive (a temporary folder under tests)
+                 data:Path|str|None=None, # data root; None: `bpnb.runs.run_data` (the synthetic cohort)
+                 run_dir:Path|str|None=None, # run folder; None: runs/interactive
                  profile:str='quick', # run profile
-                 models_dir:Path|str|None=None, # where the model goes; None: trained_models/<run-id>
                  progress:bool=True, # progress output
                 ) -> TrainResult:
-    "The training stage: the run's dataset (made if needed), `train`, the learning-curve figure and the MAE table."
-    if arch not in ARCHS: raise ValueError(f"run_training: unknown arch {arch!r}; valid names: {', '.join(ARCHS)}")
-    if split_mode not in ('subject', 'sample'): raise ValueError(f"run_training: split_mode must be 'subject' or 'sample', got {split_mode!r}")
-    if derivatives and arch == 'lstm': raise ValueError("run_training: the paper's LSTM takes no derivative channels")
-    data = training_data(data, profile, progress)
-    ctx = RunContext.start(run_dir, profile=profile, data=data, stage='21_train')
+    "The training stage: the run's dataset (made if needed), `train`, the learning curve, the metrics table and the `TrainingRecord`."
+    check_training_params(arch, epochs, batch_size, lr, win_s, derivatives, split_mode, patience, max_windows)
+    data = run_data(data, profile, progress)
+    ctx = RunContext.start(run_dir, profile=profile, data=data, stage=TRAIN_STAGE)
     h5, sp, made = stage_dataset(data, ctx.run_dir, win_s, split_mode, min_windows, seed, progress)
-    if models_dir is None:
-        models_dir = ctx.run_dir/'trained_models' if os.environ.get('IN_TEST') else project_root()/'trained_models'/run_id_of(ctx.run_dir)
-    if progress: print(f"bpnb train: {arch} on {h5} ({'made now' if made else 'from the data stage'}) -> {models_dir}")
-    res = train(arch, h5, sp, models_dir, epochs, batch_size, lr, early_stopping, patience, derivatives, mixed_precision,
+    out = models_dir(ctx.run_dir)
+    if progress: print(f"bpnb train: {arch} on {h5} ({'made now' if made else 'made by the data stage'}) -> {out}")
+    res = train(arch, h5, sp, out, epochs, batch_size, lr, early_stopping, patience, derivatives, mixed_precision,
                 seed, max_windows, progress)
     import matplotlib.pyplot as plt
-    fig = plot_learning_curve(res.history, f"{arch}: learning curve", res.best_epoch)
-    ctx.save_figure(fig, f'learning_curve_{arch}'); plt.close(fig)
-    ctx.save_table(res.mae, f'test_mae_{arch}', caption=f"Test MAE (mmHg) of {arch} and of the mean-value baseline, "
+    from bpnb.plots import plot_learning_curves
+    fig = plot_learning_curves({arch: res.history}, source=ctx.source_label)
+    res.figure = ctx.save_figure(fig, f'learning_curve_{arch}'); plt.close(fig)
+    ctx.save_table(res.mae, f'test_mae_{arch}', caption=f"Test error (mmHg) of {arch} and of the mean-value baseline, "
                    f"{split_mode} split, {res.epochs_run} epochs (best {res.best_epoch})")
-    atomic_write_text(ctx.run_dir/f'train_{arch}.json', json.dumps(dict(  # where later stages find this training
-        arch=arch, h5=str(h5), split=str(sp), model=str(res.model), predictions=str(res.predictions), baseline=str(res.baseline), history=str(res.history),
-        manifest=str(res.manifest), win_s=win_s, split_mode=split_mode, derivatives=derivatives, epochs_run=res.epochs_run,
-        best_epoch=res.best_epoch, data_source=ctx.source), indent=1))
+    m = res.mae.set_index(['model', 'target']).MAE
+    TrainingRecord(arch=arch, stage=stage_of(ctx.run_dir, TRAIN_STAGE), run=ctx.run_id, dataset=str(h5), split=str(sp),
+                   model=str(res.model), predictions=str(res.predictions), baseline=str(res.baseline), history=str(res.history),
+                   manifest=str(res.manifest), split_mode=split_mode, win_s=float(win_s), derivatives=derivatives,
+                   profile=ctx.profile, epochs=epochs, epochs_run=res.epochs_run, best_epoch=res.best_epoch, data_source=ctx.source,
+                   metrics={f"{'baseline_' if k == 'mean baseline' else ''}{t}_MAE": float(v) for (k, t), v in m.items()}).write(ctx.run_dir)
     return res

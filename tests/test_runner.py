@@ -19,8 +19,6 @@ def test_parameters_are_injected_and_checked(tiny, tmp_path, profile):
     # the executed notebook holds papermill's injected-parameters cell
     nb = json.loads((run/'01_first.ipynb').read_text())
     assert any('injected-parameters' in c['metadata'].get('tags', []) and 'n = 5' in ''.join(c['source']) for c in nb['cells'])
-    # the cells marked eval: false and the nbdev_export cell were left out
-    assert not any('eval: false' in ''.join(c['source']) or 'stage: false' in ''.join(c['source']) for c in nb['cells'])
     # a parameter of the wrong type is caught by the notebook's own check, and reported
     r = bpnb('paper', '--nbs', tiny, '--out', tmp_path/'bad', '--profile', profile('n: seven\n', 'bad'),
              '--data', tmp_path, '--quiet', check=1)

@@ -1,0 +1,57 @@
+"""The whole paper, every stage, on the `smoke` profile and a tiny SYNTHETIC cohort: the stages run
+together, later stages use the training stage's networks, and the executed stage notebooks hold no tests."""
+import json, re
+from pathlib import Path
+import pytest
+from conftest import bpnb, ROOT
+
+TEST_CELL = re.compile(r'^\s*(from fastcore\.test import|import fastcore|test_(eq|ne|close|fail|is|shuffled)\(|assert\s)', re.M)
+
+
+@pytest.fixture(scope='module')
+def paper_run(tmp_path_factory):
+    "A smoke-profile paper run (a few minutes on 2 cores): its folder."
+    tmp = tmp_path_factory.mktemp('paper')
+    bpnb('synth', '--subjects', 10, '--minutes', 4, '--seed', 3, '--output', tmp/'cohort', check=0)
+    run = tmp/'run'
+    r = bpnb('paper', '--profile', 'smoke', '--data', tmp/'cohort', '--out', run, '--figures', tmp/'figures', '--quiet')
+    assert r.returncode == 0, f'bpnb paper failed:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}'
+    return run
+
+
+def test_every_stage_ran(paper_run):
+    state = json.loads((paper_run/'stages.json').read_text())
+    stages = sorted(p.stem for p in (ROOT/'nbs'/'stages').glob('*.ipynb'))
+    assert sorted(state) == stages and all(s['status'] == 'done' for s in state.values()), state
+    assert (paper_run/'paper.md').is_file() and (paper_run/'report'/'index.html').is_file()
+
+
+def test_later_stages_use_the_training_stages_model(paper_run):
+    # the run holds a sweep (32_input_length) that trained slapnicar after the training stage did ...
+    recs = {p.relative_to(paper_run).as_posix(): json.loads(p.read_text()) for p in paper_run.rglob('train_*.json')}
+    sweep = [k for k, r in recs.items() if r['stage'] == '32_input_length' and r['arch'] == 'slapnicar']
+    train = [k for k, r in recs.items() if r['stage'] == '21_train' and r['arch'] == 'slapnicar']
+    assert sweep and len(train) == 1, recs
+    mine = recs[train[0]]['model']
+    # ... and personalization and rPPG transfer fine-tuned the training stage's network, not the sweep's
+    for stage in ('42_personalization', '43_rppg_transfer'):
+        used = [json.loads(p.read_text()) for p in (paper_run/stage).rglob('pretrained.json')]
+        assert used and all(u['model'] == mine and u['stage'] == '21_train' for u in used), (stage, used, mine)
+
+
+def test_executed_stage_notebooks_hold_no_tests(paper_run):
+    nbs = list(paper_run.rglob('*.ipynb'))
+    assert len(nbs) >= 8
+    for nb in nbs:
+        cells = json.loads(nb.read_text())['cells']
+        bad = [c['source'] if isinstance(c['source'], str) else ''.join(c['source']) for c in cells
+               if c['cell_type'] == 'code' and TEST_CELL.search(''.join(c['source']))]
+        assert not bad, f'{nb.relative_to(paper_run)} holds test cells:\n' + '\n---\n'.join(bad)
+        src = ''.join(''.join(c['source']) for c in cells)
+        assert 'IN_TEST' not in src and 'stage: false' not in src and 'tempfile' not in src, nb
+
+
+def test_models_of_the_run_are_under_its_unique_id(paper_run):
+    uid = json.loads((paper_run/'run.json').read_text())['uid']
+    recs = [json.loads(p.read_text()) for p in (paper_run/'21_train').rglob('train_*.json')]
+    assert recs and all(Path(r['model']).is_relative_to(ROOT/'trained_models'/uid) for r in recs)
