@@ -121,9 +121,9 @@ def parser() -> argparse.ArgumentParser:
 
 def _download(a) -> int:
     "The `download` sub-command."
-    from bpnb import sources
-    if a.source == 'uci': print(sources.download_uci(a.output)); return 0
-    if a.source == 'ppgbp': print(sources.download_ppgbp(a.output)); return 0
+    from bpnb import mimic3, readers
+    if a.source == 'uci': print(readers.download_uci(a.output)); return 0
+    if a.source == 'ppgbp': print(readers.download_ppgbp(a.output)); return 0
     if a.records: records = a.records
     elif a.mirror:
         from bpnb.runs import records_of
@@ -133,7 +133,7 @@ def _download(a) -> int:
     if a.scheduler:
         from dask.distributed import Client
         executor = Client(a.scheduler).get_executor()
-    log = sources.download_mimic3(records, a.output, mirror=a.mirror, limit=a.limit, workers=a.workers, executor=executor)
+    log = mimic3.download_mimic3(records, a.output, mirror=a.mirror, limit=a.limit, workers=a.workers, executor=executor)
     print(log.status.value_counts().to_string())
     return 0
 

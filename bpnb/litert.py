@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_litert.ipynb #47859386
 from __future__ import annotations
-import contextlib, io, json, os, re, subprocess, sys, tempfile, time
+import contextlib, io, os, re, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import pandas as pd

@@ -114,7 +114,7 @@ def process_segment(segment:str, # '<dir>/<record>_<segment>'
                     max_nan_s:float|None=10., # skip records with a longer NaN run (s); None: never
                    ) -> dict:
     "Read one segment, window it and write its window file; return its log row (data problems are logged, not raised)."
-    t0, (d, subject, name) = time.time(), segment_parts(segment)
+    t0, subject = time.time(), segment_parts(segment)[1]
     row = dict(record=segment, subject=subject, status='ok', reason='', n_windows=0, n_total=0, **dict.fromkeys(RULES, 0))
     try:
         try: ppg, abp = read_mimic3_segment(segment, mirror, fs)

@@ -4,8 +4,7 @@
 
 # %% ../nbs/12_synthetic.ipynb #b55446b7
 from __future__ import annotations
-import json, os, shutil, tempfile
-from datetime import timedelta
+import json, shutil, tempfile
 from pathlib import Path
 import numpy as np
 from scipy import signal as sps

@@ -268,7 +268,7 @@ def run_training(arch:str='slapnicar', # network, one of `ARCHS`
                 seed, max_windows, progress)
     import matplotlib.pyplot as plt
     from bpnb.plots import plot_learning_curves
-    fig = plot_learning_curves({arch: res.history}, source=ctx.source_label)
+    fig = plot_learning_curves(res.history, best_epoch=res.best_epoch, title=f'{arch}: learning curve', source=ctx.source_label)
     res.figure = ctx.save_figure(fig, f'learning_curve_{arch}'); plt.close(fig)
     ctx.save_table(res.mae, f'test_mae_{arch}', caption=f"Test error (mmHg) of {arch} and of the mean-value baseline, "
                    f"{split_mode} split, {res.epochs_run} epochs (best {res.best_epoch})")
