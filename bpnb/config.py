@@ -61,7 +61,8 @@ def load_profile(profile:str|Path='quick', # a profile name in `params/` or a pa
     if not isinstance(cfg, dict): raise ValueError(f"{p}: a profile must be a mapping of parameter names to values")
     base = cfg.pop('extends', None)
     if base:
-        parent = load_profile(p.parent/f'{base}.yaml')
+        sib = p.parent/(str(base) if str(base).endswith(('.yaml', '.yml')) else f'{base}.yaml')  # a YAML path or a sibling ...
+        parent = load_profile(sib if sib.is_file() else base)                                     # ... else a name in params/
         stages = {**parent.get('stages', {})}
         for k, v in (cfg.get('stages') or {}).items(): stages[k] = {**stages.get(k, {}), **v}
         cfg = {**parent, **cfg, 'stages': stages}

@@ -45,7 +45,7 @@ def mixed_precision_model(model:keras.Model, # a network built with the default 
 def make_model(arch:str, # one of `ARCHS`
                input_len:int=875, # window length in samples
                derivatives:bool=False, # PPG and its two derivatives as input channels
-               fs:float=125., # sampling rate in Hz
+               fs:float=FS, # sampling rate in Hz
                mixed_precision:bool=False, # float16 compute, float32 heads
                build=None, # optional `build(input_len) -> keras.Model` used instead of `build_model(arch, ...)`
               ) -> keras.Model:

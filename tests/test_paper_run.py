@@ -1,6 +1,6 @@
 """The whole paper, every stage, on the `smoke` profile and a tiny SYNTHETIC cohort: the stages run
 together, later stages use the training stage's networks, and the executed stage notebooks hold no tests."""
-import json, re
+import json, re, shutil
 from pathlib import Path
 import pytest
 from conftest import bpnb, ROOT
@@ -16,7 +16,8 @@ def paper_run(tmp_path_factory):
     run = tmp/'run'
     r = bpnb('paper', '--profile', 'smoke', '--data', tmp/'cohort', '--out', run, '--figures', tmp/'figures', '--quiet')
     assert r.returncode == 0, f'bpnb paper failed:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}'
-    return run
+    yield run
+    shutil.rmtree(ROOT/'trained_models'/json.loads((run/'run.json').read_text())['uid'], ignore_errors=True)
 
 
 def test_every_stage_ran(paper_run):
