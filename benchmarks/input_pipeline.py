@@ -29,7 +29,7 @@ from types import SimpleNamespace
 import numpy as np
 import h5py
 
-from bpnb.config import shared_data, project_root
+from bpnb.config import shared_data, project_root, ARCHS
 from bpnb.dataset import prepare, write_dataset, split, dataset_info
 from bpnb.inputs import h5_dataset
 
@@ -97,7 +97,7 @@ def model_rates(archs, fit_archs, steps, rounds, L, pipes):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--windows', type=int, default=40_000, help='windows in the benchmark dataset')
-    ap.add_argument('--archs', nargs='+', default=['alexnet', 'resnet', 'slapnicar', 'lstm'])
+    ap.add_argument('--archs', nargs='+', default=list(ARCHS))
     ap.add_argument('--steps', type=int, default=8, help='timed training steps per network (and per fit)')
     ap.add_argument('--fit-archs', nargs='*', default=['slapnicar'], help='networks also timed in fit() fed by each pipeline')
     ap.add_argument('--rounds', type=int, default=3, help='timed epochs of `--steps` steps per fit after an untimed first epoch (median)')

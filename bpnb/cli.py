@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 from .config import project_root, atomic_write_text, ARCHS, WIN_S
 from .runner import run_paper, run_batch, build_report, parse_value, StageFailed
+from .signals import LABEL_MODES
 
 # %% auto #0
 __all__ = ['parser', 'main', 'render_readme']
@@ -85,6 +86,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--max-per-subject', type=int, default=None, help='cap of windows per subject')
     s.add_argument('--max-total', type=int, default=None, help='cap of windows in total')
     s.add_argument('--seed', type=int, default=42, help='seed of the capping draw (default: 42)')
+    s.add_argument('--mode', choices=LABEL_MODES, default='fixed', help='how labels are read from the ABP: fixed (default): '
+                   'medians at the systolic peaks and diastolic minima; paper: the published labels (one sample early, '
+                   'truncated to whole mmHg, the published beat counting). mimic3: the mode its download was labelled in; '
+                   'ppgbp (cuff labels): fixed only')
     s = sub.add_parser('split', help='the MIMIC-B subject split (or the mixed split) of a dataset',
                        description='Split a prepared HDF5 dataset into train/val/test: by subject (50/25/25, the paper\'s '
                        'main setting) or by sample (mixed: the same subjects may be in train and test). Saves subject '
@@ -105,7 +110,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--profile', default='quick', help='profile name recorded with the run (default: quick)')
     s.add_argument('--epochs', type=int, default=1, help='maximum epochs (paper: 60; default: 1)')
     s.add_argument('--batch-size', type=int, default=32, help='batch size (default: 32, as the paper)')
-    s.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (default: 0.001; the paper\'s command line: 0.003)')
+    s.add_argument('--mode', choices=['fixed', 'paper'], default='fixed', help='fixed (default): linear heads starting at the '
+                   'training-label mean, BatchNorm statistics re-estimated; paper: the published heads and settings')
+    s.add_argument('--lr', type=float, default=None, help='Adam learning rate (default: 0.001 in fixed mode, 0.003, the paper\'s '
+                   'command line, in paper mode)')
     s.add_argument('--win-s', type=float, default=WIN_S, help=f'window length in s (default: {WIN_S:g}, as the paper)')
     s.add_argument('--derivatives', action='store_true', help='PPG and its first and second derivative as input channels')
     s.add_argument('--split-mode', choices=['subject', 'sample'], default='subject', help='subject (default) or sample (mixed)')
@@ -160,8 +168,9 @@ def main(argv=None) -> int:
         elif a.cmd == 'prepare':
             from bpnb.dataset import prepare
             mw = a.min_windows if a.min_windows is not None else (0 if a.source == 'ppgbp' else 100)
+            print(f"bpnb prepare: {a.source} windows, labels in {a.mode!r} mode")
             print(prepare(a.source, a.input, a.output, min_windows=mw, max_per_subject=a.max_per_subject,
-                          max_total=a.max_total, seed=a.seed))
+                          max_total=a.max_total, seed=a.seed, label_mode=a.mode))
         elif a.cmd == 'split':
             from bpnb.dataset import split
             split(a.h5, mode=a.mode, n_windows=a.n_windows, seed=a.seed, output=a.output)
@@ -173,7 +182,8 @@ def main(argv=None) -> int:
             res = run_training(arch=a.arch, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, win_s=a.win_s,
                                derivatives=a.derivatives, split_mode=a.split_mode, early_stopping=not a.no_early_stopping,
                                patience=a.patience, max_windows=a.max_windows, min_windows=a.min_windows,
-                               mixed_precision=a.mixed_precision, seed=a.seed, data=a.data, run_dir=out, profile=a.profile)
+                               mixed_precision=a.mixed_precision, seed=a.seed, data=a.data, run_dir=out, profile=a.profile,
+                               mode=a.mode)
             print(res.mae.to_string(index=False)); print(f"bpnb train: model {res.model}, predictions {res.predictions}")
         elif a.cmd == 'readme':
             print(render_readme(out=a.out))

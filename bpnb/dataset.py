@@ -14,6 +14,7 @@ import bpnb
 from .config import FS, WIN_S, atomic_path, atomic_write_text
 from .provenance import data_source, source_label, now_iso
 from .readers import iter_windows
+from .signals import check_label_mode
 
 # %% auto #0
 __all__ = ['SPLITS', 'select_windows', 'read_rows', 'write_dataset', 'open_dataset', 'dataset_info', 'prepare', 'split',
@@ -51,11 +52,14 @@ def _h5opts(shape, dtype, rows=_CHUNK):
     return dict(shape=shape, dtype=dtype, compression='gzip', compression_opts=4, shuffle=True,
                 chunks=(max(1, min(shape[0], rows)),) + tuple(shape[1:]) if shape[0] else None)
 
-def _stage(records, path, progress):
+def _stage(records, path, progress, label_mode='fixed'):
     "Pass 1: append every record's windows to an uncompressed, resizable staging file; return the bookkeeping."
     subjects, records_tbl, rec_subject, rejected, n_total, L = {}, [], [], {}, 0, None
     with h5py.File(path, 'w') as f:
         for r in records:
+            mode = getattr(r, 'label_mode', 'fixed')
+            if mode != label_mode:
+                raise ValueError(f"record {r.record}: labelled in {mode!r} mode, but the dataset is written as label_mode={label_mode!r}")
             ppg = np.asarray(r.ppg, np.float32)
             if ppg.ndim != 2: raise ValueError(f"record {r.record}: ppg must be N x L, got shape {ppg.shape}")
             if L is None:
@@ -118,9 +122,11 @@ def write_dataset(records, # iterable of `RecordWindows` (subject, record, ppg, 
                   max_total:int|None=None, # cap in total (seeded random choice)
                   seed:int=42, # seed of the caps
                   progress:bool=True, # show progress bars
+                  label_mode:str='fixed', # how the records were labelled, 'fixed' or 'paper' (stored; every record must agree)
                  ) -> Path:
     "Store labelled windows as the paper's HDF5 dataset (`ppg`, `label`, `subject_idx`, ...), atomically."
     output = Path(output).expanduser().resolve()
+    check_label_mode(label_mode)
     select_windows(np.zeros(0, int), min_windows, max_per_subject, max_total)        # check the arguments first
     src = _find_source(input) if input is not None else dict(name='unknown', synthetic=False, path='')
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +134,7 @@ def write_dataset(records, # iterable of `RecordWindows` (subject, record, ppg, 
     if stage.exists():
         print(f"write_dataset: removing {stage.name} left by an interrupted run; starting over"); stage.unlink()
     try:
-        meta = _stage(records, stage, progress)
+        meta = _stage(records, stage, progress, label_mode)
         with h5py.File(stage, 'r') as st:
             subj = st['subject'][:] if meta['L'] is not None else np.zeros(0, int)
             counts = np.bincount(subj, minlength=len(meta['subjects']))
@@ -159,7 +165,7 @@ def write_dataset(records, # iterable of `RecordWindows` (subject, record, ppg, 
                 rej = {k: int(v) for k, v in meta['rejected'].items()}
                 f.attrs.update(dict(bpnb_dataset=1, bpnb_version=bpnb.__version__, created=now_iso(), source=source,
                     input=str(input or ''), source_name=src['name'], synthetic=bool(src['synthetic']),
-                    data_source=source_label(src), fs=float(fs), win_s=float(win_s), overlap=float(overlap), window_len=int(L),
+                    data_source=source_label(src), fs=float(fs), win_s=float(win_s), overlap=float(overlap), window_len=int(L), label_mode=label_mode,
                     min_windows=int(min_windows), max_per_subject=-1 if max_per_subject is None else int(max_per_subject),
                     max_total=-1 if max_total is None else int(max_total), seed=int(seed), rejected=json.dumps(rej),
                     n_windows_total=int(meta['n_total']), n_windows_valid=int(len(subj)), n_windows=int(N),
@@ -189,6 +195,7 @@ def dataset_info(h5:Path|str, # a file written by `prepare`
     with open_dataset(h5) as f:
         d = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items() if not k.startswith('rejected_')}
         d['rejected'] = json.loads(d.get('rejected', '{}'))
+        d.setdefault('label_mode', 'fixed')        # files written before label modes existed hold fixed labels
         d['subjects'] = [s.decode() if isinstance(s, bytes) else s for s in f['subjects'][:]]
         d['shape'] = f['ppg'].shape
     return d
@@ -205,12 +212,15 @@ def prepare(source:str, # 'mimic3', 'uci' or 'ppgbp' (see `bpnb.readers.iter_win
             max_total:int|None=None, # cap in total (seeded random choice)
             seed:int=42, # seed of the caps
             progress:bool=True, # show progress bars
+            label_mode:str='fixed', # 'fixed' (medians of the ABP at the fiducials) or 'paper' (the published labels; mimic3, uci)
            ) -> Path:
     "Windows of a source -> the paper's HDF5 dataset (section 3.5.1), written atomically; returns its path."
+    check_label_mode(label_mode)
     if not Path(input).exists(): raise FileNotFoundError(f"prepare {source}: input folder {input} does not exist")
-    recs = iter_windows(source, input, fs=fs, win_s=win_s, overlap=overlap, progress=progress)
+    recs = iter_windows(source, input, fs=fs, win_s=win_s, overlap=overlap, progress=progress, label_mode=label_mode)
     return write_dataset(recs, output, source=source, input=input, fs=fs, win_s=win_s, overlap=overlap, min_windows=min_windows,
-                         max_per_subject=max_per_subject, max_total=max_total, seed=seed, progress=progress)
+                         max_per_subject=max_per_subject, max_total=max_total, seed=seed, progress=progress,
+                         label_mode=label_mode)
 
 # %% ../nbs/15_dataset.ipynb #730a694b
 SPLITS = ('train', 'val', 'test')

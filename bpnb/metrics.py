@@ -11,9 +11,10 @@ import pandas as pd
 from scipy import stats as sps
 
 # %% auto #0
-__all__ = ['TARGETS', 'STATS', 'AAMI_MIN_SUBJECTS', 'BHS_THRESHOLDS', 'check_predictions', 'read_predictions', 'metrics',
-           'metrics_table', 'per_subject', 'mean_baseline', 'bootstrap_ci', 'aami', 'bhs_grade', 'ieee1708_grade',
-           'grading_table', 'synthetic_predictions', 'bin_edges', 'binned_error', 'bland_altman']
+__all__ = ['TARGETS', 'STATS', 'AAMI_MIN_SUBJECTS', 'AAMI_MAX_ME', 'AAMI_TOLERABLE', 'AAMI_P_TOLERABLE', 'BHS_THRESHOLDS',
+           'check_predictions', 'read_predictions', 'metrics', 'metrics_table', 'per_subject', 'mean_baseline',
+           'bootstrap_ci', 'aami', 'aami_sd_limit', 'aami_criterion2', 'bhs_grade', 'ieee1708_grade', 'grading_table',
+           'synthetic_predictions', 'bin_edges', 'binned_error', 'bland_altman']
 
 # %% ../nbs/30_metrics.ipynb #f2cca1d4
 TARGETS = ('SBP', 'DBP')
@@ -167,6 +168,7 @@ def bootstrap_ci(df:pd.DataFrame, # predictions (with `subject` unless `by=None`
 
 # %% ../nbs/30_metrics.ipynb #286ed7d5
 AAMI_MIN_SUBJECTS = 85
+AAMI_MAX_ME = 5. # mmHg: the largest |mean error| either criterion accepts (the end of the criterion 2 table)
 
 def aami(df:pd.DataFrame, # predictions with a `subject` column
          target:str='SBP', # 'SBP' or 'DBP'
@@ -174,11 +176,43 @@ def aami(df:pd.DataFrame, # predictions with a `subject` column
     "AAMI / ANSI / ISO 81060-2 criterion 1: |mean error| <= 5 mmHg and SD <= 8 mmHg on >= 85 subjects."
     check_predictions(df, target, subject=True)
     m = metrics(df, target)
-    met = bool(abs(m['ME']) <= 5 and m['SD'] <= 8)
+    met = bool(abs(m['ME']) <= AAMI_MAX_ME and m['SD'] <= 8)
     enough = m['subjects'] >= AAMI_MIN_SUBJECTS
     verdict = ('pass' if enough else f"not applicable: insufficient subjects ({m['subjects']} < {AAMI_MIN_SUBJECTS})") if met else 'fail'
     return dict(target=target, ME=m['ME'], SD=m['SD'], subjects=m['subjects'], criteria_met=met,
                 enough_subjects=enough, verdict=verdict)
+
+# %% ../nbs/30_metrics.ipynb #69bd8e8e
+AAMI_TOLERABLE = 10. # mmHg: a subject's mean error within this is "tolerable" (criterion 2)
+AAMI_P_TOLERABLE = 0.85 # the probability of a tolerable error that the criterion 2 limit guarantees
+
+def aami_sd_limit(me, # mean of the per-subject mean errors in mmHg (a number or an array)
+                 ):
+    "AAMI / ISO 81060-2 criterion 2: the largest SD of per-subject mean errors allowed at mean error `me` (NaN beyond ±5 mmHg)."
+    m = np.abs(np.asarray(me, dtype=float))
+    lo, hi = np.full(m.shape, 1e-6), np.full(m.shape, 4*AAMI_TOLERABLE)
+    for _ in range(60):                                 # bisection: the probability falls as the SD grows
+        s = (lo + hi)/2
+        ok = sps.norm.cdf((AAMI_TOLERABLE - m)/s) - sps.norm.cdf((-AAMI_TOLERABLE - m)/s) >= AAMI_P_TOLERABLE
+        lo, hi = np.where(ok, s, lo), np.where(ok, hi, s)
+    out = np.where(m <= AAMI_MAX_ME, lo, np.nan)
+    return float(out) if out.ndim == 0 else out
+
+# %% ../nbs/30_metrics.ipynb #18cef867
+def aami_criterion2(df:pd.DataFrame, # predictions with a `subject` column
+                    target:str='SBP', # 'SBP' or 'DBP'
+                   ) -> dict:
+    "AAMI / ANSI / ISO 81060-2 criterion 2: SD of the per-subject mean errors <= `aami_sd_limit` of their mean, on >= 85 subjects."
+    check_predictions(df, target, subject=True)
+    e = per_subject(df, target)[f'{target}_ME'].to_numpy(float)
+    n, me = len(e), float(e.mean())
+    sd = float(e.std(ddof=1)) if n > 1 else np.nan
+    limit = aami_sd_limit(me)
+    met = bool(sd <= limit)                              # False when |ME| > 5 (no limit) or one subject (no SD)
+    enough = n >= AAMI_MIN_SUBJECTS
+    short = f"not applicable: insufficient subjects ({n} < {AAMI_MIN_SUBJECTS})"
+    verdict = ('pass' if enough else short) if met else (short if n < 2 else 'fail')
+    return dict(target=target, ME=me, SD=sd, SD_max=limit, subjects=n, criteria_met=met, enough_subjects=enough, verdict=verdict)
 
 # %% ../nbs/30_metrics.ipynb #bbd662cf
 BHS_THRESHOLDS = {'A': (60, 85, 95), 'B': (50, 75, 90), 'C': (40, 65, 85)}
@@ -204,13 +238,14 @@ def ieee1708_grade(mae:float, # mean absolute error in mmHg
 def grading_table(dfs:dict, # model name -> predictions (with `subject`)
                   targets=TARGETS, # targets to grade
                  ) -> pd.DataFrame:
-    "MAE, ME, SD, AAMI verdict, BHS shares and grade, IEEE 1708 grade per model and target."
+    "MAE, ME, SD, AAMI criterion 1 and 2 verdicts, BHS shares and grade, IEEE 1708 grade per model and target."
     rows = []
     for k, df in dfs.items():
         for t in targets:
-            m, a, b = metrics(df, t), aami(df, t), bhs_grade(df, t)
+            m, a, a2, b = metrics(df, t), aami(df, t), aami_criterion2(df, t), bhs_grade(df, t)
             rows.append(dict(model=k, target=t, n=m['n'], subjects=m['subjects'], MAE=m['MAE'], ME=m['ME'], SD=m['SD'],
-                             AAMI=a['verdict'], BHS_5=b['within5'], BHS_10=b['within10'], BHS_15=b['within15'],
+                             AAMI=a['verdict'], ME_subject=a2['ME'],
+                             SD_subject=a2['SD'], SD_subject_max=a2['SD_max'], AAMI_2=a2['verdict'], BHS_5=b['within5'], BHS_10=b['within10'], BHS_15=b['within15'],
                              BHS=b['grade'], IEEE_1708=ieee1708_grade(m['MAE'])))
     return pd.DataFrame(rows)
 

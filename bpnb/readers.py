@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import signal as sps
 from tqdm import tqdm
 from .config import FS, WIN_S, atomic_path
-from .signals import bandpass, record_windows, zscore
+from .signals import bandpass, check_label_mode, record_windows, zscore
 from .mimic3 import PARAMS_NAME
 
 # %% auto #0
@@ -34,26 +34,31 @@ class RecordWindows:
     n_total: int # windows before the rejection rules
     source: str = '' # 'mimic3', 'uci' or 'ppgbp'
     fs: float = FS # sampling rate of the windows in Hz
+    label_mode: str = 'fixed' # how the labels were read: 'fixed' or 'paper' (`bpnb.signals.LABEL_MODES`)
 
     def __len__(self): return len(self.start)
     def __repr__(self): return f"RecordWindows({self.source} subject {self.subject}, record {self.record}: {len(self)} of {self.n_total} windows)"
 
 # %% ../nbs/14_readers.ipynb #5968b658
-def _iter_mimic3(folder, fs, win_s, overlap, progress):
-    "Window files written by `download_mimic3`."
+def _iter_mimic3(folder, fs, win_s, overlap, progress, label_mode='fixed'):
+    "Window files written by `download_mimic3` (labelled when they were downloaded: `label_mode` must match)."
     p = folder/PARAMS_NAME
     if not p.is_file(): raise FileNotFoundError(f"{folder} is not a download_mimic3 output folder (no {PARAMS_NAME})")
     made = json.loads(p.read_text())
     if (made['fs'], made['win_s'], made['overlap']) != (fs, win_s, overlap):
         raise ValueError(f"{folder}: windows were made with fs={made['fs']}, win_s={made['win_s']}, overlap={made['overlap']}, "
                          f"not fs={fs}, win_s={win_s}, overlap={overlap}")
+    made_mode = made.get('label_mode', 'fixed')
+    if made_mode != label_mode:
+        raise ValueError(f"{folder}: these windows were labelled in {made_mode!r} mode when download_mimic3 cut them, not "
+                         f"{label_mode!r}; the label mode of a download cannot be changed afterwards")
     files = sorted(folder.glob('*/*.npz'))
     if not files: raise FileNotFoundError(f"no window files in {folder}: run download_mimic3 first")
     for f in tqdm(files, desc='mimic3', unit='record', disable=not progress):
         with np.load(f) as z:
             meta = json.loads(str(z['meta']))
             yield RecordWindows(meta['subject'], meta['record'], z['ppg'], z['label'], z['start'],
-                                meta['rejected'], meta['n_total'], 'mimic3', meta['fs'])
+                                meta['rejected'], meta['n_total'], 'mimic3', meta['fs'], made_mode)
 
 # %% ../nbs/14_readers.ipynb #7b3d78c8
 def _uci_records(folder):
@@ -74,14 +79,14 @@ def _uci_records(folder):
                 if x.ndim != 2 or 3 not in x.shape: raise ValueError(f"{p}: cell {i} has shape {x.shape}, expected (N, 3)")
                 yield f"{p.stem}_{i:04d}", (x.T if x.shape[1] == 3 else x)
 
-def _iter_uci(folder, fs, win_s, overlap, progress):
+def _iter_uci(folder, fs, win_s, overlap, progress, label_mode='fixed'):
     "UCI cuff-less BP records -> windows (the record is the subject)."
     if fs != 125.: raise ValueError(f"UCI records are sampled at 125 Hz; fs={fs} is not supported")
     for name, x in tqdm(_uci_records(folder), desc='uci', unit='record', disable=not progress):
-        try: ws = record_windows(x[0], x[1], fs, win_s, overlap, name=f"{folder.name}/{name}")
+        try: ws = record_windows(x[0], x[1], fs, win_s, overlap, name=f"{folder.name}/{name}", label_mode=label_mode)
         except ValueError as e:
             warnings.warn(f"UCI record skipped: {e}"); continue
-        yield RecordWindows(name, name, ws.ppg, ws.label, ws.start, ws.rejected, ws.n_total, 'uci', fs)
+        yield RecordWindows(name, name, ws.ppg, ws.label, ws.start, ws.rejected, ws.n_total, 'uci', fs, label_mode)
 
 # %% ../nbs/14_readers.ipynb #37b93134
 PPGBP_SEG = 2100 # samples per PPG-BP segment (2.1 s at 1 kHz)
@@ -111,8 +116,11 @@ def ppgbp_window(raw:np.ndarray, # one raw PPG-BP segment at 1 kHz
     y = sps.resample_poly(x - x.mean(), q.numerator, q.denominator, padtype='line')[:int(PPGBP_SEG*fs/fs_raw)]
     return zscore(bandpass(y, fs))
 
-def _iter_ppgbp(folder, fs, win_s, overlap, progress):
+def _iter_ppgbp(folder, fs, win_s, overlap, progress, label_mode='fixed'):
     "PPG-BP: one window per 2.1-s segment, labelled with the subject's cuff SBP/DBP."
+    if label_mode != 'fixed':
+        raise ValueError(f"ppgbp: label_mode={label_mode!r} does not apply: PPG-BP's labels are cuff readings, not ABP fiducials "
+                         "(the published label quirks concern ABP-labelled sources: mimic3, uci); use 'fixed'")
     tab, seg_dir = ppgbp_subjects(folder), folder/'0_subject'
     if not seg_dir.is_dir(): raise FileNotFoundError(f"no 0_subject/ folder of PPG-BP segments in {folder}")
     files = {}
@@ -143,12 +151,14 @@ def iter_windows(source:str, # 'mimic3' (a `download_mimic3` output), 'uci' or '
                  win_s:float=WIN_S, # window length in s (not for ppgbp: 2.1-s segments)
                  overlap:float=0.5, # window overlap (not for ppgbp)
                  progress:bool=True, # show a tqdm progress bar
+                 label_mode:str='fixed', # 'fixed' (medians of the ABP at the fiducials) or 'paper' (the published labels)
                 ):
     "Yield the labelled windows of every record of a data source as `RecordWindows`."
+    check_label_mode(label_mode)
     if source not in SOURCES: raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
     folder = Path(input).expanduser()
     if not folder.is_dir(): raise FileNotFoundError(f"{source}: input folder not found: {folder}")
-    yield from SOURCES[source](folder, fs, win_s, overlap, progress)
+    yield from SOURCES[source](folder, fs, win_s, overlap, progress, label_mode)
 
 # %% ../nbs/14_readers.ipynb #8c73e439
 UCI_URLS = ('https://archive.ics.uci.edu/static/public/340/cuff+less+blood+pressure+estimation.zip',

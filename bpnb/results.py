@@ -100,12 +100,14 @@ class TrainingResults:
     def overview(self) -> pd.DataFrame:
         "One row per network: its sub-run and how it was trained."
         return pd.DataFrame([dict(network=n, run=r.run, win_s=r.win_s, split_mode=r.split_mode, derivatives=r.derivatives,
-                                  epochs_run=r.epochs_run, best_epoch=r.best_epoch) for n, r in zip(self.curves, self.records)])
+                                  mode=r.mode, epochs_run=r.epochs_run, best_epoch=r.best_epoch, converged=r.converged,
+                                  convergence=r.convergence) for n, r in zip(self.curves, self.records)])
 
 def _names(recs):
-    "Model names: the arch, with the sub-run added where an arch appears twice."
+    "Model names: the arch, with the sub-run added where an arch appears twice, and '(did not converge)' where it did not."
     archs = [r.arch for r in recs]
-    return [a if archs.count(a) == 1 else f"{a} ({r.run})" for a, r in zip(archs, recs)]
+    return [(a if archs.count(a) == 1 else f"{a} ({r.run})") + (' (did not converge)' if r.converged is False else '')
+            for a, r in zip(archs, recs)]
 
 def _same(a, b):
     cols = ['SBP_true', 'DBP_true', 'SBP_est', 'DBP_est']

@@ -11,8 +11,8 @@ from scipy import signal as sps
 from .config import FS, WIN_S
 
 # %% auto #0
-__all__ = ['RULES', 'bandpass', 'zscore', 'detect_peaks', 'minima_between', 'abp_fiducials', 'ppg_fiducials', 'make_windows',
-           'window_snr_db', 'WindowSet', 'record_windows', 'rejection_table']
+__all__ = ['RULES', 'LABEL_MODES', 'bandpass', 'zscore', 'detect_peaks', 'minima_between', 'abp_fiducials', 'ppg_fiducials',
+           'make_windows', 'window_snr_db', 'WindowSet', 'check_label_mode', 'record_windows', 'rejection_table']
 
 # %% ../nbs/11_signals.ipynb #d5c55ffe
 def bandpass(x:np.ndarray, # signal(s), 1-D or 2-D; filtered along the last axis
@@ -164,16 +164,37 @@ def window_snr_db(windows:np.ndarray, # raw windows, shape (N, L)
 class WindowSet:
     "The labelled, filtered windows of one record and what the rejection rules removed."
     ppg: np.ndarray # (N, L) float32, band-passed then z-scored per window
-    label: np.ndarray # (N, 2) float32: SBP, DBP in mmHg (medians over the window's beats)
+    label: np.ndarray # (N, 2) float32: SBP, DBP in mmHg (medians over the window's beats; whole mmHg in 'paper' mode)
     start: np.ndarray # (N,) int64 start sample of each kept window
     rejected: dict # rule -> windows that rule flags, each rule counted independently (overlaps double-count)
     rejected_first: dict # rule -> windows removed by this rule first, in `RULES` order (sums to the rejected total)
     n_total: int # number of complete windows in the record
     fs: float = FS # sampling rate in Hz
+    label_mode: str = 'fixed' # how the labels were read: 'fixed' or 'paper' (see `LABEL_MODES`)
 
     def __len__(self): return len(self.start)
     def __repr__(self):
         return f"WindowSet({len(self)} of {self.n_total} windows kept, rejected first by {self.rejected_first})"
+
+# %% ../nbs/11_signals.ipynb #a8574850
+LABEL_MODES = ('fixed', 'paper')
+
+def check_label_mode(label_mode:str, # 'fixed' or 'paper'
+                    ) -> str:
+    "`label_mode` if it is one of `LABEL_MODES`, else a ValueError that says what each mode means."
+    if not isinstance(label_mode, str) or label_mode not in LABEL_MODES:
+        raise ValueError(f"label_mode must be 'fixed' (medians of the ABP at the fiducials, the default) or 'paper' "
+                         f"(the published labels: one sample early, truncated to whole mmHg), got {label_mode!r}")
+    return label_mode
+
+def _published_pairing(sy, di, s0, s1, d0, d1):
+    "The published loop's pairing step on every window's ranges of peaks and minima: the new `s1`, `d0`."
+    # where the counts differ: drop the first minimum if it precedes the first peak, then the last peak if it follows the last minimum
+    at = lambda v, i: v[np.clip(i, 0, len(v) - 1)] if len(v) else np.zeros(len(i))
+    odd = (s1 - s0 != d1 - d0) & (s1 > s0) & (d1 > d0)
+    d0 = d0 + (odd & (at(sy, s0) > at(di, d0)))
+    odd &= d1 > d0
+    return s1 - (odd & (at(sy, s1 - 1) > at(di, d1 - 1))), d0
 
 # %% ../nbs/11_signals.ipynb #7c6ef45b
 def _check_record(ppg, abp, fs, win_s, name):
@@ -193,7 +214,7 @@ def _check_record(ppg, abp, fs, win_s, name):
     return ppg, abp, L
 
 def _span(idx, starts, L):
-    "First and one-past-last position in sorted `idx` of the events inside each window."
+    "First and one-past-last position in sorted `idx` of the events in `[start, start + L)` of each window."
     return np.searchsorted(idx, starts), np.searchsorted(idx, starts + L)
 
 def _window_count(bad, i0, i1):
@@ -218,10 +239,12 @@ def record_windows(ppg:np.ndarray, # PPG of the whole record, 1-D
                    win_s:float=WIN_S, # window length in s
                    overlap:float=0.5, # overlap of consecutive windows (fraction)
                    snr_db:float|None=None, # if given, reject windows whose PPG SNR (`window_snr_db`) is below this
-                   fiducials:tuple|None=None, # optional (ppg_peaks, abp_sys, abp_dia) index arrays
+                   fiducials:tuple|None=None, # optional (ppg_peaks, abp_sys, abp_dia) index arrays, at the detected samples
                    name:str='record', # record name for error messages
+                   label_mode:str='fixed', # 'fixed' (medians at the fiducials) or 'paper' (the published labels, see `LABEL_MODES`)
                   ) -> WindowSet:
     "A record -> labelled, filtered 7-s windows with the paper's rejection rules (section 3.3)."
+    paper = check_label_mode(label_mode) == 'paper'
     ppg, abp, L = _check_record(ppg, abp, fs, win_s, name)
     if fiducials is None: pk, (sy, di) = ppg_fiducials(ppg, fs)[0], abp_fiducials(abp, fs)
     else:
@@ -229,8 +252,10 @@ def record_windows(ppg:np.ndarray, # PPG of the whole record, 1-D
         for what, ix in (('ppg peaks', pk), ('abp systolic peaks', sy), ('abp diastolic minima', di)):
             if len(ix) and (ix[0] < 0 or ix[-1] >= len(ppg)):
                 raise ValueError(f"{name}: {what} given as fiducials lie outside the record's {len(ppg)} samples")
+    if paper: sy, di = sy[sy >= 1] - 1, di[di >= 1] - 1      # published `nA3-1`, `nB3-1`: one sample early
     starts = make_windows(len(ppg), fs, win_s, overlap)
-    (p0, p1), (s0, s1), (d0, d1) = (_span(ix, starts, L) for ix in (pk, sy, di))
+    n_in = L - 1 if paper else L                              # published `< idx_stop`: the last sample not counted
+    (p0, p1), (s0, s1), (d0, d1) = (_span(ix, starts, n_in) for ix in (pk, sy, di))
     npk, nsy, ndi = p1 - p0, s1 - s0, d1 - d0
     lo_n, hi_n = win_s/60*40, win_s/60*120
     flags = {'peak_count': np.any([(n < lo_n) | (n > hi_n) for n in (npk, nsy, ndi)], axis=0),
@@ -242,6 +267,7 @@ def record_windows(ppg:np.ndarray, # PPG of the whole record, 1-D
         hr = np.where(npk >= 2, 60*(npk - 1)/span_s, np.nan)
     flags['mean_hr'] = ~((hr >= 50) & (hr <= 140))
     flags['beat_interval'] = _window_count((ivl < 0.3) | (ivl > 1.4), p0, last) > 0
+    if paper: s1, d0 = _published_pairing(sy, di, s0, s1, d0, d1)
     sv, dv = abp[sy], abp[di]
     flags['sbp_range'] = _window_count((sv < 40) | (sv > 200), s0, s1) > 0
     flags['dbp_range'] = _window_count((dv < 40) | (dv > 120), d0, d1) > 0
@@ -253,11 +279,12 @@ def record_windows(ppg:np.ndarray, # PPG of the whole record, 1-D
     keep = ~F.any(1)
     first = np.where(F.any(1), F.argmax(1), -1)
     label = np.stack([_window_median(sv, s0[keep], s1[keep]), _window_median(dv, d0[keep], d1[keep])], 1)
+    if paper: label = np.trunc(label)                         # published `.astype(int)`
     x = zscore(bandpass(view[starts[keep]], fs)) if keep.any() else np.zeros((0, L))
     return WindowSet(ppg=x.astype(np.float32), label=label.astype(np.float32), start=starts[keep],
                      rejected={k: int(v.sum()) for k, v in flags.items()},
                      rejected_first={k: int((first == j).sum()) for j, k in enumerate(flags)},
-                     n_total=len(starts), fs=fs)
+                     n_total=len(starts), fs=fs, label_mode=label_mode)
 
 # %% ../nbs/11_signals.ipynb #2c7fddc1
 def rejection_table(items:list, # WindowSets, or dicts rule -> count (e.g. `WindowSet.rejected`)

@@ -21,8 +21,9 @@ from .inputs import h5_dataset
 from .metrics import mean_baseline, metrics_table
 
 # %% auto #0
-__all__ = ['FLOAT32_LAYERS', 'PRED_COLS', 'distribution_strategy', 'mixed_precision_model', 'make_model', 'save_model',
-           'BestCheckpoint', 'predictions_frame', 'TrainResult', 'train', 'stage_dataset', 'check_training_params',
+__all__ = ['FLOAT32_LAYERS', 'PRED_COLS', 'MODES', 'LR', 'MIN_SD', 'distribution_strategy', 'mixed_precision_model', 'make_model',
+           'save_model', 'BestCheckpoint', 'predictions_frame', 'init_heads', 'recalibrate_batchnorm',
+           'RecalibrateBatchNorm', 'convergence', 'TrainResult', 'train', 'stage_dataset', 'check_training_params',
            'run_training']
 
 # %% ../nbs/21_train.ipynb #ffb0a2d0
@@ -103,6 +104,58 @@ def predictions_frame(subject, # subject name of every window, (N,)
                          'SBP_est': y_est[:, 0], 'DBP_est': y_est[:, 1]})
 
 
+# %% ../nbs/21_train.ipynb #25f46ce3
+MODES = ('fixed', 'paper')  # training modes: heads that start at the baseline, or as published
+LR = {'fixed': 1e-3, 'paper': 3e-3}  # default learning rate per mode (the paper's command line: 0.003)
+MIN_SD = 2.  # mmHg: test predictions that spread less than this are a constant, not a network
+
+def init_heads(model:keras.Model, # a network with Dense heads named SBP and DBP
+               y_mean, # the training-label means (SBP, DBP)
+              ) -> keras.Model:
+    "Make the SBP and DBP heads linear and set their biases to the training-label means (in place)."
+    for name, m in zip(('SBP', 'DBP'), np.asarray(y_mean, float)):
+        head = model.get_layer(name)
+        head.activation = keras.activations.linear
+        w, b = head.get_weights(); head.set_weights([w, np.full_like(b, m)])
+    return model
+
+def recalibrate_batchnorm(model:keras.Model, # a network (BatchNorm statistics changed in place)
+                          ds, # batches `(x, y)` of training windows
+                          max_batches:int=50, # at most this many batches
+                         ) -> int:
+    "Re-estimate every BatchNorm layer's moving mean and variance as the average over `ds` with the current weights, dropout off; return the batches used."
+    bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    drops = [l for l in model.layers if isinstance(l, keras.layers.Dropout)]
+    if not bns: return 0
+    momenta, rates, n = [l.momentum for l in bns], [l.rate for l in drops], 0
+    try:
+        for l in drops: l.rate = 0.
+        for x, _ in ds.take(max_batches):
+            for l in bns: l.momentum = n/(n + 1)          # the first batch replaces the statistics, later ones average in
+            model(x, training=True); n += 1
+    finally:
+        for l, m in zip(bns, momenta): l.momentum = m
+        for l, r in zip(drops, rates): l.rate = r
+    return n
+
+class RecalibrateBatchNorm(keras.callbacks.Callback):
+    "Before every validation, re-estimate the BatchNorm statistics on training windows (`recalibrate_batchnorm`)."
+    def __init__(self, ds, max_batches:int=50): super().__init__(); self.ds, self.max_batches = ds, max_batches
+    def on_test_begin(self, logs=None): recalibrate_batchnorm(self.model, self.ds, self.max_batches)
+
+def convergence(pred:pd.DataFrame, # the network's test predictions (`predictions_frame`)
+                best_val_loss:float|None, # the kept epoch's validation loss
+                baseline_val_loss:float, # the mean baseline's loss on the validation windows
+                min_sd:float=MIN_SD, # mmHg
+               ) -> tuple[bool, str]:
+    "Whether a trained network learnt anything (`True, ''`), or why not (`False, reason`)."
+    why = [f"{t} predictions spread {pred[f'{t}_est'].std():.2f} mmHg (< {min_sd:g}: a constant)" for t in ('SBP', 'DBP')
+           if not pred[f'{t}_est'].std() >= min_sd]
+    if best_val_loss is None or not best_val_loss < baseline_val_loss:
+        why.append(f"best validation loss {best_val_loss if best_val_loss is None else round(best_val_loss, 1)} is not below "
+                   f"the mean baseline's {baseline_val_loss:.1f}")
+    return not why, '; '.join(why)
+
 # %% ../nbs/21_train.ipynb #d4c1862e
 @dataclass
 class TrainResult:
@@ -118,6 +171,9 @@ class TrainResult:
     best_epoch: int|None # epoch (1-based) of the kept weights
     seconds: float # wall time of `train`
     mae: pd.DataFrame # test metrics of the network and of the mean baseline (`bpnb.metrics.metrics_table`)
+    converged: bool = True # the network learnt something (`convergence`)
+    convergence: str = '' # why not, when it did not
+    mode: str = 'fixed' # the training mode
     figure: Path|None = None # the learning-curve figure, when a stage saved one
 
 def _cap(idx, n, rng):
@@ -139,7 +195,7 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
           out_dir:Path|str, # folder for the model, its manifest, the learning curve and the predictions
           epochs:int=60, # maximum number of epochs (the paper: 60)
           batch_size:int=32, # global batch size (the paper: 32)
-          lr:float=1e-3, # Adam learning rate
+          lr:float|None=None, # Adam learning rate; None: `LR[mode]`
           early_stopping:bool=True, # stop when the validation loss has not improved for `patience` epochs
           patience:int=10, # early-stopping patience (the paper: 10)
           derivatives:bool=False, # PPG plus its two derivatives as input channels
@@ -149,10 +205,13 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
           progress:bool=True, # Keras' per-epoch lines (verbose=2)
           build=None, # optional `build(input_len) -> keras.Model` instead of `build_model(arch, ...)` (tests, new networks)
           callbacks:list|None=None, # more Keras callbacks
+          mode:str='fixed', # 'fixed': linear heads at the label mean, BatchNorm re-estimated; 'paper': as published
          ) -> TrainResult:
     "Train a network of the paper (section 3.5) on a split, keep the best epoch, and predict the test set beside the mean baseline."
     t0, started = time.time(), now_iso()
     if build is None and arch not in ARCHS: raise ValueError(f"train: unknown arch {arch!r}; valid names: {', '.join(ARCHS)}")
+    if mode not in MODES: raise ValueError(f"train: mode must be one of {MODES}, got {mode!r}")
+    lr = LR[mode] if lr is None else lr
     h5, split_dir, out_dir = Path(h5), Path(split_dir), Path(out_dir)
     info, sp = dataset_info(h5), load_split(split_dir)
     rng = set_seed(seed)
@@ -161,9 +220,12 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     for k, v in idx.items():
         if not len(v): raise ValueError(f"train: the {k} part of the split in {split_dir} is empty")
     ds = {k: h5_dataset(h5, v, batch_size, shuffle=k == 'train', seed=seed) for k, v in idx.items()}
+    (y_train, _), (y_val, _) = _labels(h5, idx['train']), _labels(h5, idx['val'])
+    baseline_val_loss = float(((y_val - y_train.mean(0))**2).mean(0).sum())   # the loss (MSE(SBP) + MSE(DBP)) of the mean baseline
     strategy = distribution_strategy()
     with strategy.scope():
         model = make_model(arch, info['shape'][1], derivatives, info.get('fs', FS), mixed_precision, build)
+        if mode == 'fixed': init_heads(model, y_train.mean(0))
         opt = keras.optimizers.Adam(lr)
         if mixed_precision: opt = keras.optimizers.LossScaleOptimizer(opt)
         model.compile(opt, loss={'SBP': 'mse', 'DBP': 'mse'}, metrics={'SBP': ['mae'], 'DBP': ['mae']})
@@ -173,9 +235,10 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     f['baseline'] = out_dir/'mean_baseline_test_predictions.csv'
     ckpt = BestCheckpoint(f['model'])
     cbs = [ckpt, keras.callbacks.CSVLogger(str(f['history']))] + (callbacks or [])
+    if mode == 'fixed': cbs.insert(0, RecalibrateBatchNorm(ds['train']))
     if early_stopping: cbs.append(keras.callbacks.EarlyStopping('val_loss', patience=patience))
     params = dict(arch=arch, h5=str(h5), split_dir=str(split_dir), epochs=epochs, batch_size=batch_size, lr=lr, early_stopping=early_stopping,
-                  patience=patience, derivatives=derivatives, mixed_precision=mixed_precision, seed=seed, max_windows=max_windows)
+                  patience=patience, derivatives=derivatives, mixed_precision=mixed_precision, seed=seed, max_windows=max_windows, mode=mode)
     def manifest(status, **kw):
         m = make_manifest(params, inputs=[h5, split_dir], started=started, ended=now_iso(), status=status, arch=arch,
                           data_source=info.get('data_source'), seconds=round(time.time() - t0, 2),
@@ -188,15 +251,18 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
         manifest('interrupted', epochs_run=len(pd.read_csv(f['history'])) if f['history'].is_file() else 0); raise
     ckpt.restore()
     y_est = np.concatenate(model.predict(ds['test'], verbose=0), axis=1)
-    (y_test, s_test), (y_train, _) = _labels(h5, idx['test']), _labels(h5, idx['train'])
+    y_test, s_test = _labels(h5, idx['test'])
     preds = {arch: predictions_frame(s_test, y_test, y_est)}
     preds['mean baseline'] = mean_baseline(y_train, preds[arch])
     for k, name in ((arch, 'predictions'), ('mean baseline', 'baseline')):
         with atomic_path(f[name]) as t: preds[k].to_csv(t, index=False)
     mae = metrics_table(preds)
-    manifest('done', epochs_run=len(hist.epoch), test={f'{r.model} {r.target}': dict(MAE=r.MAE, ME=r.ME, SD=r.SD) for r in mae.itertuples()})
+    ok, why = convergence(preds[arch], ckpt.best if ckpt.best_epoch else None, baseline_val_loss)
+    manifest('done', epochs_run=len(hist.epoch), test={f'{r.model} {r.target}': dict(MAE=r.MAE, ME=r.ME, SD=r.SD) for r in mae.itertuples()},
+             baseline_val_loss=baseline_val_loss, converged=ok, convergence=why)
+    if not ok and progress: print(f"!! {arch} did not converge: {why}")
     return TrainResult(arch, out_dir, f['model'], f['manifest'], f['history'], f['predictions'], f['baseline'],
-                       len(hist.epoch), ckpt.best_epoch, round(time.time() - t0, 2), mae)
+                       len(hist.epoch), ckpt.best_epoch, round(time.time() - t0, 2), mae, ok, why, mode)
 
 # %% ../nbs/21_train.ipynb #85e4dd15
 def _fits(d:Path, win_s:float, split_mode:str) -> bool|None:
@@ -226,14 +292,15 @@ def stage_dataset(data:Path|str, # data root
     return d['h5'], d['split'], True
 
 # %% ../nbs/21_train.ipynb #22798964
-def check_training_params(arch:str, epochs:int=1, batch_size:int=32, lr:float=1e-3, win_s:float=WIN_S, derivatives:bool=False,
-                          split_mode:str='subject', patience:int=10, max_windows:int|None=None):
+def check_training_params(arch:str, epochs:int=1, batch_size:int=32, lr:float|None=None, win_s:float=WIN_S, derivatives:bool=False,
+                          split_mode:str='subject', patience:int=10, max_windows:int|None=None, mode:str='fixed'):
     "Raise a ValueError that names the parameter if a training parameter is out of range."
     if arch not in ARCHS: raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     if split_mode not in ('subject', 'sample'): raise ValueError(f"split_mode must be 'subject' or 'sample', got {split_mode!r}")
     for k, v in dict(epochs=epochs, batch_size=batch_size, patience=patience).items():
         if not isinstance(v, int) or v < 1: raise ValueError(f"{k} must be an integer >= 1, got {v!r}")
-    for k, v in dict(lr=lr, win_s=win_s).items():
+    if mode not in MODES: raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    for k, v in dict(lr=LR[mode] if lr is None else lr, win_s=win_s).items():
         if not isinstance(v, (int, float)) or not v > 0: raise ValueError(f"{k} must be a positive number, got {v!r}")
     if max_windows is not None and (not isinstance(max_windows, int) or max_windows < 4):
         raise ValueError(f"max_windows must be None or an integer >= 4, got {max_windows!r}")
@@ -242,7 +309,7 @@ def check_training_params(arch:str, epochs:int=1, batch_size:int=32, lr:float=1e
 def run_training(arch:str='slapnicar', # network, one of `ARCHS`
                  epochs:int=1, # maximum number of epochs (the paper: 60)
                  batch_size:int=32, # windows per batch (the paper: 32)
-                 lr:float=1e-3, # Adam learning rate (the paper's command line: 0.003)
+                 lr:float|None=None, # Adam learning rate; None: 0.001 in fixed mode, 0.003 (the paper's command line) in paper mode
                  win_s:float=WIN_S, # window length, s
                  derivatives:bool=False, # PPG and its two derivatives as input channels
                  split_mode:str='subject', # 'subject' or 'sample' (mixed)
@@ -256,26 +323,30 @@ def run_training(arch:str='slapnicar', # network, one of `ARCHS`
                  run_dir:Path|str|None=None, # run folder; None: runs/interactive
                  profile:str='quick', # run profile
                  progress:bool=True, # progress output
+                 mode:str='fixed', # 'fixed' (heads at the label mean, BatchNorm re-estimated) or 'paper' (as published)
                 ) -> TrainResult:
     "The training stage: the run's dataset (made if needed), `train`, the learning curve, the metrics table and the `TrainingRecord`."
-    check_training_params(arch, epochs, batch_size, lr, win_s, derivatives, split_mode, patience, max_windows)
+    check_training_params(arch, epochs, batch_size, lr, win_s, derivatives, split_mode, patience, max_windows, mode)
     data = run_data(data, profile, progress)
     ctx = RunContext.start(run_dir, profile=profile, data=data, stage=TRAIN_STAGE)
     h5, sp, made = stage_dataset(data, ctx.run_dir, win_s, split_mode, min_windows, seed, progress)
     out = models_dir(ctx.run_dir)
     if progress: print(f"bpnb train: {arch} on {h5} ({'made now' if made else 'made by the data stage'}) -> {out}")
     res = train(arch, h5, sp, out, epochs, batch_size, lr, early_stopping, patience, derivatives, mixed_precision,
-                seed, max_windows, progress)
+                seed, max_windows, progress, mode=mode)
+    if not res.converged: res.mae['model'] = res.mae.model.replace(arch, f'{arch} (did not converge)')
     import matplotlib.pyplot as plt
     from bpnb.plots import plot_learning_curves
-    fig = plot_learning_curves(res.history, best_epoch=res.best_epoch, title=f'{arch}: learning curve', source=ctx.source_label)
+    fig = plot_learning_curves(res.history, best_epoch=res.best_epoch, source=ctx.source_label,
+                               title=f"{arch}: learning curve, {mode} mode" + ('' if res.converged else f" — DID NOT CONVERGE: {res.convergence}"))
     res.figure = ctx.save_figure(fig, f'learning_curve_{arch}'); plt.close(fig)
     ctx.save_table(res.mae, f'test_mae_{arch}', caption=f"Test error (mmHg) of {arch} and of the mean-value baseline, "
-                   f"{split_mode} split, {res.epochs_run} epochs (best {res.best_epoch})")
-    m = res.mae.set_index(['model', 'target']).MAE
+                   f"{split_mode} split, {mode} mode, {res.epochs_run} epochs (best {res.best_epoch})" + ('' if res.converged else f"; {arch} did not converge: {res.convergence}"))
+    m = res.mae.replace({'model': {f'{arch} (did not converge)': arch}}).set_index(['model', 'target']).MAE
     TrainingRecord(arch=arch, stage=stage_of(ctx.run_dir, TRAIN_STAGE), run=ctx.run_id, dataset=str(h5), split=str(sp),
                    model=str(res.model), predictions=str(res.predictions), baseline=str(res.baseline), history=str(res.history),
-                   manifest=str(res.manifest), split_mode=split_mode, win_s=float(win_s), derivatives=derivatives,
+                   manifest=str(res.manifest), split_mode=split_mode, win_s=float(win_s), derivatives=derivatives, mode=mode,
+                   converged=res.converged, convergence=res.convergence,
                    profile=ctx.profile, epochs=epochs, epochs_run=res.epochs_run, best_epoch=res.best_epoch, data_source=ctx.source,
                    metrics={f"{'baseline_' if k == 'mean baseline' else ''}{t}_MAE": float(v) for (k, t), v in m.items()}).write(ctx.run_dir)
     return res
