@@ -266,7 +266,8 @@ def record_windows(ppg:np.ndarray, # PPG of the whole record, 1-D
     with np.errstate(divide='ignore', invalid='ignore'):
         hr = np.where(npk >= 2, 60*(npk - 1)/span_s, np.nan)
     flags['mean_hr'] = ~((hr >= 50) & (hr <= 140))
-    flags['beat_interval'] = _window_count((ivl < 0.3) | (ivl > 1.4), p0, last) > 0
+    k = len(ivl)                                             # windows after the last peak hold no interval
+    flags['beat_interval'] = _window_count((ivl < 0.3) | (ivl > 1.4), np.minimum(p0, k), np.minimum(last, k)) > 0
     if paper: s1, d0 = _published_pairing(sy, di, s0, s1, d0, d1)
     sv, dv = abp[sy], abp[di]
     flags['sbp_range'] = _window_count((sv < 40) | (sv > 200), s0, s1) > 0
