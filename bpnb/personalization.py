@@ -20,7 +20,7 @@ from .metrics import TARGETS, metrics, per_subject
 __all__ = ['PERS_COLS', 'PREDICTORS', 'choose_subjects', 'save_subject_list', 'load_subject_list', 'personalization_split',
            'shared_samples', 'freeze_all_but_last', 'load_pretrained', 'copy_model', 'predict_bp', 'FineTuned',
            'fine_tune', 'subject_windows', 'personalize_subject', 'as_predictions', 'before_after',
-           'subjects_to_personalize', 'pretrained_about', 'pretrained_label', 'Personalization', 'personalize_run']
+           'subjects_to_personalize', 'pretrained_label', 'save_predictions', 'Personalization', 'personalize_run']
 
 # %% ../nbs/40_personalization.ipynb #c4d37729
 def choose_subjects(subjects, # subject ids of the test set (one per window, repeats allowed)
@@ -279,16 +279,21 @@ def subjects_to_personalize(h5:Path|str, # the dataset the network was trained o
 # %% ../nbs/40_personalization.ipynb #c7cd7eec
 PREDICTORS = {'prepers': 'before', 'postpers': 'after', 'submean': 'subject mean', 'popmean': 'population mean'}
 
-def pretrained_about(rec, # a `bpnb.runs.TrainingRecord`
-                    ) -> dict:
-    "What a stage records about the trained network it started from."
-    return dict(arch=rec.arch, run=rec.run, stage=rec.stage, model=str(rec.model), dataset=str(rec.dataset),
-                split=str(rec.split), split_mode=rec.split_mode, epochs_run=rec.epochs_run)
-
 def pretrained_label(rec, # a `bpnb.runs.TrainingRecord`
                     ) -> str:
     "One line naming the trained network a stage started from (for captions)."
     return f"Pretrained: {rec.arch} of run {rec.run} (stage {rec.stage}, {rec.epochs_run} epoch{'' if rec.epochs_run == 1 else 's'}, {Path(rec.model).name})"
+
+def save_predictions(folder:Path|str, # where to write
+                     name:str, # file stem
+                     predictions:pd.DataFrame, # the predictions
+                     about:dict, # what produced them (parameters, pretrained network, data)
+                    ) -> Path:
+    "Write `name.csv` (the predictions) and `name.json` (what produced them) into `folder`, atomically; return the CSV's path."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder/f'{name}.csv') as t: predictions.to_csv(t, index=False)
+    atomic_write_text(folder/f'{name}.json', json.dumps(about, indent=1, default=str) + '\n')
+    return folder/f'{name}.csv'
 
 @dataclass
 class Personalization:
@@ -323,12 +328,9 @@ class Personalization:
              name:str, # file stem, e.g. 'ppg_personalization_slapnicar_first_fixed'
             ) -> Path:
         "Write the predictions (`name.csv`) and what produced them (`name.json`: parameters, pretrained network), atomically."
-        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder/f'{name}.csv') as t: self.predictions.to_csv(t, index=False)
-        about = dict(params=self.params, pretrained=pretrained_about(self.pretrained), source=self.source,
+        about = dict(params=self.params, pretrained=self.pretrained.about(), source=self.source,
                      subjects=self.log.subject.tolist(), trainable=self.trainable)
-        atomic_write_text(folder/f'{name}.json', json.dumps(about, indent=1, default=str) + '\n')
-        return folder/f'{name}.csv'
+        return save_predictions(folder, name, self.predictions, about)
 
 # %% ../nbs/40_personalization.ipynb #f2550558
 def personalize_run(rec, # the `TrainingRecord` of the pretrained network (`bpnb.runs.trained_model`)

@@ -13,7 +13,7 @@ import h5py
 import keras
 from .config import atomic_path, atomic_write_text
 from .personalization import (copy_model, fine_tune, predict_bp, load_pretrained, before_after,
-                                  pretrained_about, pretrained_label)
+                                  pretrained_label, save_predictions)
 from .rppg import read_rppg_h5
 
 # %% auto #0
@@ -154,11 +154,8 @@ class Transfer:
              name:str, # file stem, e.g. 'rppg_transfer_slapnicar_none_fixed'
             ) -> Path:
         "Write the predictions (`name.csv`) and what produced them (`name.json`: parameters, pretrained network, rPPG data), atomically."
-        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder/f'{name}.csv') as t: self.predictions.to_csv(t, index=False)
-        about = dict(params=self.params, pretrained=pretrained_about(self.pretrained), rppg=self.source, folds=self.n_folds)
-        atomic_write_text(folder/f'{name}.json', json.dumps(about, indent=1, default=str) + '\n')
-        return folder/f'{name}.csv'
+        about = dict(params=self.params, pretrained=self.pretrained.about(), rppg=self.source, folds=self.n_folds)
+        return save_predictions(folder, name, self.predictions, about)
 
 def transfer_run(rec, # the `TrainingRecord` of the PPG-pretrained network (`bpnb.runs.trained_model`)
                  rppg:Path|str, # an rPPG file in the paper's layout (`bpnb.rppg.read_rppg_h5`)
