@@ -11,7 +11,10 @@ the `fit` rate, so the cost of the input pipeline and of Keras' fit loop is visi
 Run from the project root (uses every core TensorFlow sees; a small SYNTHETIC dataset is generated in a
 temporary folder, nothing is downloaded):
 
-    .venv/bin/python benchmarks/training_throughput.py [--archs alexnet resnet ...] [--steps 20] [--warmup 3]
+    .venv/bin/python benchmarks/training_throughput.py [--archs alexnet resnet ...] [--steps 20] [--warmup 3] [--no-xla]
+
+Each network is timed twice: as `bpnb.train` compiles it, and with XLA (`jit_compile=True`), which changes how
+TensorFlow executes the same computation, not the method.
 
 Prints a table and writes benchmarks/results/training_throughput.json and training_throughput.md.
 A benchmark, not a test.
@@ -54,10 +57,11 @@ def dataset(tmp: Path, subjects: int, minutes: float):
     return d['h5'], load_split(d['split'])
 
 
-def measure(arch, h5, idx, args, card):
+def measure(arch, h5, idx, args, card, xla=False):
     set_seed(42)
     m = make_model(arch, args.input_len)
-    m.compile(keras.optimizers.Adam(1e-3), loss={'SBP': 'mse', 'DBP': 'mse'}, metrics={'SBP': ['mae'], 'DBP': ['mae']})
+    m.compile(keras.optimizers.Adam(1e-3), loss={'SBP': 'mse', 'DBP': 'mse'}, metrics={'SBP': ['mae'], 'DBP': ['mae']},
+              jit_compile=xla)
     n = (args.warmup + args.steps)*args.batch
     ds = h5_dataset(h5, idx[:n], batch_size=args.batch, shuffle=True, seed=42)
     timer = StepTimer()
@@ -67,7 +71,7 @@ def measure(arch, h5, idx, args, card):
     steps = timer.times[args.warmup:]               # the first steps include tracing and compilation
     step_s = statistics.median(steps)
     flops = analytic_flops(m)
-    r = dict(network=arch, params=m.count_params(), flops_per_window=flops, batch=args.batch, timed_steps=len(steps),
+    r = dict(network=arch, xla=xla, params=m.count_params(), flops_per_window=flops, batch=args.batch, timed_steps=len(steps),
              first_step_s=timer.times[0], median_step_s=step_s, fit_windows_per_s=args.batch/step_s,
              mean_windows_per_s=args.batch*len(steps)/sum(steps), fit_wall_s=wall)
     r['train_flops_per_s'] = 3*flops*r['fit_windows_per_s']
@@ -86,12 +90,12 @@ def markdown(res) -> str:
            f"Measured dense float32 matmul (TensorFlow): **{res['matmul_gflops']:.1f} GFLOP/s** (the higher of "
            f"{' and '.join(f'{g:.1f}' for g in res['matmul_gflops_runs'])}, before and after; the model card measured "
            f"{res['model_card_matmul_gflops'] or float('nan'):.1f}). Load average after the run: {env['loadavg_after']}.", '',
-           '| network | parameters | MFLOPs/window | first step (s) | median step (s) | windows/s (fit) | windows/s (train_on_batch, model card) '
+           '| network | XLA | parameters | MFLOPs/window | first step (s) | median step (s) | windows/s (fit) | windows/s (train_on_batch, model card) '
            '| train GFLOP/s | % of matmul peak | one paper epoch (1 M windows), h |',
-           '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+           '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for r in res['networks']:
         tob = f"{r['model_card_train_on_batch_windows_per_s']:.1f}" if r['model_card_train_on_batch_windows_per_s'] else 'n/a'
-        out.append(f"| {r['network']} | {r['params']:,} | {r['flops_per_window']/1e6:,.1f} | {r['first_step_s']:.1f} | {r['median_step_s']:.3f} "
+        out.append(f"| {r['network']} | {'yes' if r['xla'] else 'no'} | {r['params']:,} | {r['flops_per_window']/1e6:,.1f} | {r['first_step_s']:.1f} | {r['median_step_s']:.3f} "
                    f"| {r['fit_windows_per_s']:.1f} | {tob} | {r['train_flops_per_s']/1e9:.1f} | {100*r['fraction_of_matmul_peak']:.1f} "
                    f"| {r['paper_epoch_h']:.1f} |")
     out += ['', res['method'], '']
@@ -106,6 +110,7 @@ def main():
     p.add_argument('--batch', type=int, default=32)
     p.add_argument('--input-len', type=int, default=875, help='window length; 875 = 7 s at 125 Hz (the dataset is made with it)')
     p.add_argument('--matmul-n', type=int, default=4096)
+    p.add_argument('--no-xla', action='store_true', help='skip the XLA (jit_compile=True) timing')
     p.add_argument('--out', type=Path, default=RESULTS/'training_throughput')
     args = p.parse_args()
     if args.input_len != 875: p.error('--input-len: only 875 (7-s windows) is supported; the synthetic dataset is cut at 7 s')
@@ -126,8 +131,11 @@ def main():
         print(f'dataset: {len(idx)} SYNTHETIC windows', flush=True)
         rows = []
         for a in args.archs:
-            print(f'{a}:', flush=True)
-            rows.append(measure(a, h5, idx, args, card))
+            for xla in (False,) if args.no_xla else (False, True):
+                print(f'{a}{" (XLA)" if xla else ""}:', flush=True)
+                try: rows.append(measure(a, h5, idx, args, card, xla))
+                except Exception as e:   # XLA may not compile every layer (kapre's STFT, cuDNN-less RNNs): say so, keep going
+                    print(f'  failed: {type(e).__name__}: {str(e)[:300]}', flush=True)
     # the matmul rate is measured before and after the networks and the higher one is taken as the machine's
     # rate: on a shared machine a measurement taken while other jobs run understates it (and so overstates fractions)
     peaks.append(matmul_peak(args.matmul_n)); peak = max(peaks)
@@ -137,7 +145,8 @@ def main():
     res = dict(environment=env, input_len=args.input_len, batch=args.batch, steps=args.steps, warmup=args.warmup,
                matmul_n=args.matmul_n, matmul_gflops=peak/1e9, matmul_gflops_runs=[p/1e9 for p in peaks],
                model_card_matmul_gflops=card.get('matmul_gflops'), networks=rows,
-               method=(f'model.fit for one pass over {need} SYNTHETIC windows from the HDF5 file (bpnb.dataset.h5_dataset, shuffled), '
+               method=(f'Each network as bpnb.train compiles it (XLA no) and with jit_compile=True (XLA yes). '
+                       f'model.fit for one pass over {need} SYNTHETIC windows from the HDF5 file (bpnb.dataset.h5_dataset, shuffled), '
                        f'compiled as bpnb.train compiles (Adam, MSE on SBP and DBP, MAE metrics); each step timed from batch end '
                        f'to batch end, the first {args.warmup} steps (tracing) left out, median of {args.steps} steps reported. '
                        'Training FLOPs = 3 x forward FLOPs, forward FLOPs counted analytically as in model_card.py '

@@ -14,6 +14,7 @@ __all__ = ['SECTIONS', 'inventory', 'missing', 'write_paper_md']
 
 # %% ../nbs/90_assemble.ipynb #3cb327f7
 SECTIONS = [  # (number, title, patterns, expected items, the stage that makes them)
+    ('0', "The paper's findings, checked on this run", ['findings*'], ['findings'], '50_findings'),
     ('3.4', 'Evaluation of NN input sequences (window length)', ['input_length*', '32_input_length/*'],
      ['input_length_mae', 'input_length_mae_vs_window'], '32_input_length'),
     ('4.1.2', 'The MIMIC-B dataset: blood-pressure distributions',
@@ -23,11 +24,15 @@ SECTIONS = [  # (number, title, patterns, expected items, the stage that makes t
      ['mae_per_network*', 'grading*', 'error_vs_true_*', 'bland_altman_*', 'pred_vs_true_*', 'learning_curves*',
       '*learning_curve_*', '*test_mae_*'],
      ['mae_per_network_paper', 'grading', 'error_vs_true_SBP', 'error_vs_true_DBP', 'learning_curves'], '21_train + 31_results'),
+    ('4.1.3 (mixed split)', 'The same network on a mixed (sample) split: the leak the paper warns of', ['mixed_split*', '33_mixed_split/*'],
+     ['mixed_split_mae'], '33_mixed_split'),
     ('4.1.3 (real data)', 'The same pipeline on real recordings: PPG-BP and UCI', ['ppgbp*', 'uci*'],
-     ['ppgbp_mae', 'uci_mae'], '35_ppgbp'),
+     ['ppgbp_mae', 'ppgbp_published', 'uci_mae'], '35_ppgbp'),
     ('4.1.4', 'PPG based personalization', ['*personali*'], [], 'the personalization stage'),
     ('4.2', 'rPPG based prediction and transfer learning', ['*rppg*'], [], 'the rPPG stage'),
 ]
+
+_BY_FOLDER_FIRST = sorted(SECTIONS, key=lambda s: not any('/' in p for p in s[2]))  # a stage's folder decides before a file name does
 
 def inventory(run_dir:Path|str, # a run folder
              ) -> pd.DataFrame:
@@ -39,7 +44,7 @@ def inventory(run_dir:Path|str, # a run folder
     rows = []
     for f, name, kind in files:
         k = str(Path(name.replace('__', '/')).with_suffix(''))          # '21_train/arch=a/learning_curve_a'
-        sec = next((s for s in SECTIONS if any(fnmatch.fnmatch(k, p) for p in s[2])), None)
+        sec = next((s for s in _BY_FOLDER_FIRST if any(fnmatch.fnmatch(k, p) for p in s[2])), None)
         rows.append(dict(section=sec[0] if sec else 'other', kind=kind, name=f.stem, key=k, path=str(f),
                          tex=str(f.with_suffix('.tex')) if f.with_suffix('.tex').is_file() else None))
     order = {s[0]: i for i, s in enumerate(SECTIONS)}

@@ -10,8 +10,8 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['FS', 'WIN_S', 'ARCHS', 'project_root', 'shared_data', 'profiles_dir', 'list_profiles', 'load_profile', 'stage_params',
-           'set_seed', 'atomic_path', 'atomic_write_text', 'replace_dir']
+__all__ = ['FS', 'WIN_S', 'ARCHS', 'CONSOLE_ENV', 'project_root', 'shared_data', 'profiles_dir', 'list_profiles', 'load_profile',
+           'stage_params', 'set_seed', 'atomic_path', 'atomic_write_text', 'replace_dir', 'console']
 
 # %% ../nbs/00_config.ipynb #4a59dfd4
 def project_root(start:Path|str|None=None, # folder to search upwards from; default: cwd, then the package
@@ -129,3 +129,14 @@ def replace_dir(src:Path|str, # a complete folder, written beside `dst`
         os.rename(dst, old); os.rename(src, dst); shutil.rmtree(old)
     else: os.rename(src, dst)
     return dst
+
+# %% ../nbs/00_config.ipynb #e538aefc
+CONSOLE_ENV = 'BPNB_CONSOLE'  # the environment variable naming the console file of a running `bpnb paper` / `bpnb batch`
+
+def console(msg:str, # one line of progress
+           ) -> bool:
+    "Append `msg` to the console file of the runner that started this kernel (`$BPNB_CONSOLE`); whether there was one."
+    p = os.environ.get(CONSOLE_ENV)
+    if not p: return False
+    with open(p, 'a') as f: f.write(msg.replace('\n', ' ').rstrip() + '\n')
+    return True

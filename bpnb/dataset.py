@@ -17,8 +17,8 @@ from .readers import iter_windows
 from .signals import check_label_mode
 
 # %% auto #0
-__all__ = ['SPLITS', 'select_windows', 'read_rows', 'write_dataset', 'open_dataset', 'dataset_info', 'prepare', 'split',
-           'save_split', 'load_split', 'dataset_summary', 'plot_label_histograms']
+__all__ = ['SPLITS', 'select_windows', 'read_rows', 'write_dataset', 'open_dataset', 'dataset_info', 'prepare', 'overlapping',
+           'split', 'save_split', 'load_split', 'dataset_summary', 'plot_label_histograms']
 
 # %% ../nbs/15_dataset.ipynb #6fb14c33
 def select_windows(subject:np.ndarray, # subject index of every valid window, (N,) int
@@ -230,15 +230,40 @@ def _subject_counts(n, fractions):
     n_tr = int(round(fractions[0]*n)); n_va = int(round(fractions[1]*n))
     return [n_tr, n_va, n - n_tr - n_va]
 
+def _record_times(h5):
+    "Record index and start sample of every window, and the window length in samples."
+    with open_dataset(h5) as f:
+        if 'record_idx' not in f or 'start' not in f:
+            raise ValueError(f"{Path(h5).name}: no record_idx/start datasets, so overlapping windows cannot be found (write it again with `prepare`)")
+        return f['record_idx'][:].astype(np.int64), f['start'][:].astype(np.int64), int(f['ppg'].shape[1])
+
+def overlapping(record:np.ndarray, # record index of every window of the dataset, (N,)
+                start:np.ndarray, # start sample of every window, (N,)
+                length:int, # window length in samples
+                idx:np.ndarray, # the windows to check (indices into the dataset)
+                ref:np.ndarray, # the windows they must not overlap (indices)
+               ) -> np.ndarray:
+    "For each window in `idx`: does it share a sample with any window in `ref` of the same record? (bool, len(idx))"
+    idx, ref = np.asarray(idx, np.int64), np.asarray(ref, np.int64)
+    if not len(idx) or not len(ref): return np.zeros(len(idx), bool)
+    span = int(start.max()) + 2*int(length)                      # records apart by more than a window: one sorted key
+    key = lambda i: record[i]*span + start[i]
+    r = np.sort(key(ref)); k = key(idx)
+    pos = np.searchsorted(r, k)
+    near = np.minimum(np.abs(k - r[np.clip(pos - 1, 0, len(r) - 1)]), np.abs(r[np.clip(pos, 0, len(r) - 1)] - k))
+    return near < length
+
 def split(h5:Path|str, # a dataset written by `prepare`
           mode:str='subject', # 'subject' (the paper's non-mixed MIMIC-B split) or 'sample' (mixed)
           fractions:tuple=(0.5, 0.25, 0.25), # shares of train/val/test (of the subjects, or of the windows in 'sample' mode)
           n_windows:tuple|None=None, # windows per split, e.g. (1_000_000, 250_000, 250_000) as the paper; None = all
           seed:int=42, # seed of the random choices (the paper: 42)
           output:Path|str|None=None, # folder for split.json and {train,val,test}_idx.npy; None: do not save
+          gap:bool=False, # 'sample' mode: drop every train and val window that shares samples with a test window of its record
          ) -> dict:
-    "The MIMIC-B subject split (non-mixed) or the mixed sample split: window indices and subjects per split."
+    "The MIMIC-B subject split (non-mixed) or the mixed sample split (optionally with a gap around the test windows): window indices and subjects per split."
     if mode not in ('subject', 'sample'): raise ValueError(f"split: mode must be 'subject' or 'sample', got {mode!r}")
+    if gap and mode != 'sample': raise ValueError("split: gap=True applies to the 'sample' split only; a subject split never puts one record into two parts")
     fr = np.asarray(fractions, float)
     if fr.shape != (3,) or (fr < 0).any() or abs(fr.sum() - 1) > 1e-6:
         raise ValueError(f"split: fractions must be three non-negative shares (train, val, test) summing to 1, got {fractions}")
@@ -273,11 +298,18 @@ def split(h5:Path|str, # a dataset written by `prepare`
                 raise ValueError(f"split '{k}': asked for {w:,} windows but only {N - used:,} are available"
                                  + (f" after the {used:,} taken by the splits before it" if used else '') + f" (dataset {Path(h5).name}, {N:,} windows)")
             idx[k] = np.sort(perm[used:used + w]); used += w
+        if gap:
+            rec, start, L = _record_times(h5)
+            dropped = {}
+            for k in ('train', 'val'):
+                hit = overlapping(rec, start, L, idx[k], idx['test'])
+                dropped[k] = int(hit.sum()); idx[k] = idx[k][~hit]
         sub = {k: np.unique(subj[idx[k]]) for k in SPLITS}
     res = dict(mode=mode, seed=int(seed), fractions=[float(x) for x in fr], n_windows=[None if n is None else int(n) for n in nw],
                dataset=str(Path(h5).resolve()), dataset_created=str(created),
                counts={k: int(len(idx[k])) for k in SPLITS},
                subjects={k: [names[i] for i in sub[k]] for k in SPLITS}, **{k: idx[k].astype(np.int64) for k in SPLITS})
+    if gap: res.update(gap=True, dropped=dropped)
     if output is not None: save_split(res, output)
     return res
 

@@ -13,8 +13,8 @@ from scipy import stats as sps
 # %% auto #0
 __all__ = ['TARGETS', 'STATS', 'AAMI_MIN_SUBJECTS', 'AAMI_MAX_ME', 'AAMI_TOLERABLE', 'AAMI_P_TOLERABLE', 'BHS_THRESHOLDS',
            'check_predictions', 'read_predictions', 'metrics', 'metrics_table', 'per_subject', 'mean_baseline',
-           'bootstrap_ci', 'aami', 'aami_sd_limit', 'aami_criterion2', 'bhs_grade', 'ieee1708_grade', 'grading_table',
-           'synthetic_predictions', 'bin_edges', 'binned_error', 'bland_altman']
+           'bootstrap_ci', 'paired_bootstrap', 'aami', 'aami_sd_limit', 'aami_criterion2', 'bhs_grade',
+           'ieee1708_grade', 'grading_table', 'synthetic_predictions', 'bin_edges', 'binned_error', 'bland_altman']
 
 # %% ../nbs/30_metrics.ipynb #f2cca1d4
 TARGETS = ('SBP', 'DBP')
@@ -165,6 +165,32 @@ def bootstrap_ci(df:pd.DataFrame, # predictions (with `subject` unless `by=None`
     out = pd.DataFrame(dict(target=target, estimate=[float(est[s]) for s in names], lo=lo, hi=hi, ci=ci,
                             by=by or 'window', units=G, n_boot=n_boot), index=pd.Index(names, name='stat'))
     return (out, boot) if samples else out
+
+# %% ../nbs/30_metrics.ipynb #c8e11e9a
+def paired_bootstrap(a:pd.DataFrame, # predictions of model a (with `subject`)
+                     b:pd.DataFrame, # predictions of model b on the same windows, in the same order
+                     target:str='SBP', # 'SBP' or 'DBP'
+                     n_boot:int=1000, # bootstrap replicates
+                     ci:float=0.95, # confidence level of the percentile interval
+                     seed:int=0, # seed of the resampling
+                    ) -> dict:
+    "Subject-bootstrap CI of `MAE(a) - MAE(b)` on the same windows: `dict(target, a, b, diff, lo, hi, subjects, n_boot)`."
+    for df in (a, b): check_predictions(df, target, subject=True)
+    if len(a) != len(b) or not (a['subject'].to_numpy() == b['subject'].to_numpy()).all() \
+       or not np.allclose(a[f'{target}_true'].to_numpy(float), b[f'{target}_true'].to_numpy(float)):
+        raise ValueError(f"paired_bootstrap: {_name(a)}and {_name(b)}are not the same windows "
+                         f"({len(a)} and {len(b)} rows; subjects and true {target} must match row by row)")
+    if n_boot < 1 or not 0 < ci < 1: raise ValueError(f"paired_bootstrap: need n_boot >= 1 and 0 < ci < 1, got {n_boot}, {ci}")
+    codes = pd.factorize(a['subject'], sort=True)[0]; G = codes.max() + 1
+    ea, eb = [np.abs(d[f'{target}_est'].to_numpy(float) - d[f'{target}_true'].to_numpy(float)) for d in (a, b)]
+    S = np.stack([np.bincount(codes, minlength=G).astype(float), np.bincount(codes, ea, G), np.bincount(codes, eb, G)], 1)
+    W = np.random.default_rng(seed).multinomial(G, np.full(G, 1/G), size=n_boot)   # how often each subject is drawn
+    R = W @ S
+    diff = (R[:, 1] - R[:, 2]) / R[:, 0]
+    lo, hi = np.quantile(diff, [(1 - ci)/2, (1 + ci)/2])
+    tot = S.sum(0)
+    return dict(target=target, a=tot[1]/tot[0], b=tot[2]/tot[0], diff=(tot[1] - tot[2])/tot[0], lo=float(lo), hi=float(hi),
+                subjects=int(G), n_boot=n_boot)
 
 # %% ../nbs/30_metrics.ipynb #286ed7d5
 AAMI_MIN_SUBJECTS = 85

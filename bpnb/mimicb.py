@@ -13,10 +13,10 @@ from .provenance import data_source
 from .runs import records_of
 from .signals import RULES
 from .mimic3 import download_mimic3, read_log, read_mimic3_segment
-from .dataset import SPLITS, open_dataset, prepare, split as split_dataset, load_split
+from .dataset import SPLITS, open_dataset, prepare, split as split_dataset, load_split, save_split
 
 # %% auto #0
-__all__ = ['make_dataset', 'records_status', 'window_rejections', 'split_sizes', 'plot_record_vs_real']
+__all__ = ['make_dataset', 'records_status', 'window_rejections', 'split_sizes', 'split_like', 'plot_record_vs_real']
 
 # %% ../nbs/17_mimicb.ipynb #28d508e3
 def _check(win_s, overlap, min_windows, split_mode, n_windows):
@@ -36,6 +36,7 @@ def make_dataset(data:Path|str, # data root: a mimic3wdb-layout mirror or a `bpn
                  max_total:int|None=None, # cap of windows in total
                  split_mode:str='subject', # 'subject' (the paper's non-mixed split) or 'sample' (mixed)
                  n_windows=None, # [train, val, test] windows drawn (the paper: [1000000, 250000, 250000]); None: all
+                 like:Path|str|None=None, # a subject split folder whose subject assignment to reuse (`split_like`)
                  seed:int=42, # seed of caps and split (the paper: 42)
                  limit:int|None=None, # read at most this many records
                  workers:int=2, # parallel record readers (0: in this process)
@@ -43,12 +44,15 @@ def make_dataset(data:Path|str, # data root: a mimic3wdb-layout mirror or a `bpn
                 ) -> dict:
     "Records of a data root -> `out/dataset.h5` and `out/split/` (the MIMIC-B dataset), reusing earlier work."
     _check(win_s, overlap, min_windows, split_mode, n_windows)
+    if like is not None and (split_mode != 'subject' or n_windows is not None):
+        raise ValueError(f"like: a shared subject split needs split_mode='subject' and n_windows=None, got {split_mode!r}, {n_windows}")
     if n_windows is not None: n_windows = [None if n is None else int(n) for n in n_windows]
     data, out = Path(data).resolve(), Path(out).resolve()
     records, windows = records_of(data)
     out.mkdir(parents=True, exist_ok=True)
     params = dict(data=str(data), win_s=win_s, overlap=overlap, min_windows=min_windows, max_per_subject=max_per_subject,
-                  max_total=max_total, split_mode=split_mode, n_windows=n_windows, seed=seed, limit=limit)
+                  max_total=max_total, split_mode=split_mode, n_windows=n_windows, seed=seed, limit=limit,
+                  like=None if like is None else str(Path(like).resolve()))
     h5, sp, stamp = out/'dataset.h5', out/'split', out/'dataset_params.json'
     if windows is None:
         windows = out/'windows'
@@ -59,7 +63,8 @@ def make_dataset(data:Path|str, # data root: a mimic3wdb-layout mirror or a `bpn
     if not reused:
         prepare('mimic3', windows, h5, win_s=win_s, overlap=overlap, min_windows=min_windows,
                 max_per_subject=max_per_subject, max_total=max_total, seed=seed, progress=progress)
-        split_dataset(h5, mode=split_mode, n_windows=n_windows, seed=seed, output=sp)
+        if like is None: split_dataset(h5, mode=split_mode, n_windows=n_windows, seed=seed, output=sp)
+        else: split_like(h5, like, sp)
         atomic_write_text(stamp, json.dumps(params, indent=1))
     return dict(h5=h5, split=sp, windows=windows, records=records, log=log, reused=reused)
 
@@ -94,6 +99,33 @@ def split_sizes(h5:Path|str, # a dataset written by `bpnb.dataset.prepare`
     return pd.DataFrame([dict(part=k, subjects=len(parts[k]), windows=len(sp[k]),
                               **{'subjects also in another part': len(parts[k] & set().union(*(parts[j] for j in SPLITS if j != k)))})
                          for k in SPLITS])
+
+# %% ../nbs/17_mimicb.ipynb #9c95c476
+def split_like(h5:Path|str, # a dataset written by `bpnb.dataset.prepare`
+               like:Path|str, # a subject split folder (`bpnb.dataset.split`) of another dataset from the same records
+               output:Path|str|None=None, # folder to write the split into; None: do not save
+              ) -> dict:
+    "A subject split of `h5` with the subject assignment of the split in `like` (same dict and files as `bpnb.dataset.split`)."
+    ref = load_split(like)
+    if ref.get('mode') != 'subject': raise ValueError(f"split_like: {like} is a {ref.get('mode')!r} split; only a subject split can be shared")
+    part = {s: k for k in SPLITS for s in ref['subjects'][k]}
+    with open_dataset(h5) as f:
+        subj = f['subject_idx'][:, 0].astype(np.int64)
+        names = [s.decode() if isinstance(s, bytes) else s for s in f['subjects'][:]]
+        created = f.attrs.get('created', '')
+    code = np.array([SPLITS.index(part[n]) if n in part else -1 for n in names])
+    idx = {k: np.flatnonzero(code[subj] == i).astype(np.int64) for i, k in enumerate(SPLITS)}
+    empty = [k for k in SPLITS if not len(idx[k])]
+    if empty: raise ValueError(f"split_like: no window of {Path(h5).name} falls in the {', '.join(empty)} part of {like} "
+                               f"(the two datasets share {int((code >= 0).sum())} of {len(names)} subjects)")
+    res = dict(mode='subject', seed=ref.get('seed'), fractions=ref.get('fractions'), n_windows=[None]*3,
+               dataset=str(Path(h5).resolve()), dataset_created=str(created), like=str(Path(like).resolve()),
+               counts={k: int(len(idx[k])) for k in SPLITS},
+               subjects={k: [n for n in names if part.get(n) == k] for k in SPLITS},
+               left_out={'not in the reference split': [n for n in names if n not in part],
+                         'not in this dataset': sorted(set(part) - set(names))}, **idx)
+    if output is not None: save_split(res, output)
+    return res
 
 # %% ../nbs/17_mimicb.ipynb #b2a58551
 def _strip(ax_ppg, ax_abp, ppg, abp, title, ppg_unit, secs, at_s):

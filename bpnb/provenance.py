@@ -134,7 +134,8 @@ def read_manifest(run_dir:Path|str) -> dict:
 # %% ../nbs/01_provenance.ipynb #6816c83a
 _TEX = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{', '}': r'\}',
         '~': r'\textasciitilde{}', '^': r'\textasciicircum{}', '<': r'\textless{}', '>': r'\textgreater{}',
-        '≤': r'$\leq$', '≥': r'$\geq$', '±': r'$\pm$', '−': r'$-$', '–': '--', '—': '---', '²': r'\textsuperscript{2}'}
+        '≤': r'$\leq$', '≥': r'$\geq$', '±': r'$\pm$', '−': r'$-$', '–': '--', '—': '---', '²': r'\textsuperscript{2}',
+        '†': r'\dag{}', '·': r'\textperiodcentered{}', '→': r'$\rightarrow$'}
 
 def tex_escape(s) -> str:
     "Text made safe for LaTeX."

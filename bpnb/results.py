@@ -239,7 +239,7 @@ def train_networks(archs, # networks, out of `ARCHS`
     archs = check_archs(archs)
     for k in ('epochs', 'batch_size'):
         if k in train_kw and not (isinstance(train_kw[k], int) and train_kw[k] >= 1): raise ValueError(f"train_networks: {k} must be an integer >= 1, got {train_kw[k]!r}")
-    if 'lr' in train_kw and not train_kw['lr'] > 0: raise ValueError(f"train_networks: lr must be > 0, got {train_kw['lr']!r}")
+    if train_kw.get('lr') is not None and not train_kw['lr'] > 0: raise ValueError(f"train_networks: lr must be > 0, got {train_kw['lr']!r}")
     from bpnb.train import train                                    # TensorFlow: imported only when training
     runs = {}
     for a in archs:

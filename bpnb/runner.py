@@ -4,17 +4,17 @@
 
 # %% ../nbs/03_runner.ipynb #5ab13cfd
 from __future__ import annotations
-import hashlib, itertools, json, os, re, shutil, sys, time
+import contextlib, hashlib, itertools, json, os, re, shutil, sys, threading, time
 from pathlib import Path
 import nbformat, yaml
 from tqdm.auto import tqdm
-from .config import project_root, load_profile, stage_params, profiles_dir, atomic_path, atomic_write_text
+from .config import CONSOLE_ENV, project_root, load_profile, stage_params, profiles_dir, atomic_path, atomic_write_text
 from .provenance import make_manifest, write_manifest, read_manifest, now_iso, data_source, source_label
 from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, stage_dir
 
 # %% auto #0
-__all__ = ['STAGE_RE', 'parameters_cell', 'declared_parameters', 'discover_stages', 'StageFailed', 'run_hash', 'execute',
-           'collect_outputs', 'run_paper', 'parse_value', 'grid', 'run_batch', 'build_report']
+__all__ = ['STAGE_RE', 'parameters_cell', 'declared_parameters', 'discover_stages', 'StageFailed', 'run_hash', 'console_relay',
+           'execute', 'collect_outputs', 'run_paper', 'parse_value', 'grid', 'run_batch', 'build_report']
 
 # %% ../nbs/03_runner.ipynb #da423486
 STAGE_RE = re.compile(r'^\d+[a-z]?_[\w-]+\.ipynb$')
@@ -67,6 +67,30 @@ def _state(run_dir:Path) -> dict:
 def _save_state(run_dir:Path, state:dict):
     atomic_write_text(run_dir/'stages.json', json.dumps(state, indent=1))
 
+@contextlib.contextmanager
+def console_relay(run_dir:Path, # the run whose `logs/console.log` collects the lines
+                  show:bool=True, # print each new line (else only keep the file)
+                  every:float=0.5, # seconds between looks at the file
+                 ):
+    "While the block runs, let kernels started in it write `bpnb.config.console` lines and print them here (the outermost runner only)."
+    if os.environ.get(CONSOLE_ENV):  # a runner further out already relays: its kernels' kernels write to its file
+        yield; return
+    f = Path(run_dir)/'logs'/'console.log'; f.parent.mkdir(parents=True, exist_ok=True); f.touch()
+    stop, pos = threading.Event(), [f.stat().st_size]
+    def relay():
+        with open(f) as fh:
+            fh.seek(pos[0])
+            while True:
+                done = stop.is_set()
+                for line in fh.readlines():
+                    if show: tqdm.write('    ' + line.rstrip('\n'))
+                if done: return
+                stop.wait(every)
+    th = threading.Thread(target=relay, daemon=True); os.environ[CONSOLE_ENV] = str(f); th.start()
+    try: yield
+    finally:
+        os.environ.pop(CONSOLE_ENV, None); stop.set(); th.join()
+
 def execute(nb_path:Path|str, # notebook to run
             run_dir:Path|str, # folder for the executed copy, log and state
             params:dict, # parameters to inject
@@ -88,7 +112,7 @@ def execute(nb_path:Path|str, # notebook to run
     os.environ['PATH'] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get('PATH', '')
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
     t0 = time.time()
-    with open(log, 'w') as lf:
+    with open(log, 'w') as lf, console_relay(run_dir, show=progress):
         try:
             pm.execute_notebook(str(nb_path), str(out), parameters=params, kernel_name='python3', cwd=str(nb_path.parent),
                                 progress_bar=dict(desc=f'  {name}', unit='cell', leave=False) if progress else False,
@@ -163,14 +187,15 @@ def run_paper(profile:str='quick', # run profile name or YAML path
     print(f"bpnb paper: run {run_dir.name}, profile {cfg['name']}, {source_label(src)}, {len(stages)} stages -> {run_dir}")
     state, rerun, status = _state(run_dir), False, 'done'
     try:
-        for nb, p, g in tqdm(plan, desc='stages', unit='stage', disable=not progress):
-            prev, h = state.get(nb.stem, {}), run_hash(nb, p if g is None else {**p, 'grid': g})
-            if resume and not rerun and prev.get('status') == 'done' and prev.get('hash') == h:
-                tqdm.write(f"  {nb.stem}: done before with the same parameters, skipped"); continue
-            rerun = True
-            if g is None: r = execute(nb, run_dir, p, progress=progress)
-            else: r = _grid_stage(nb, g, cfg, data, run_dir, h, resume, progress)
-            tqdm.write(f"  {nb.stem}: done in {r['seconds']:.1f} s")
+        with console_relay(run_dir, show=progress):
+            for nb, p, g in tqdm(plan, desc='stages', unit='stage', disable=not progress):
+                prev, h = state.get(nb.stem, {}), run_hash(nb, p if g is None else {**p, 'grid': g})
+                if resume and not rerun and prev.get('status') == 'done' and prev.get('hash') == h:
+                    tqdm.write(f"  {nb.stem}: done before with the same parameters, skipped"); continue
+                rerun = True
+                if g is None: r = execute(nb, run_dir, p, progress=progress)
+                else: r = _grid_stage(nb, g, cfg, data, run_dir, h, resume, progress)
+                tqdm.write(f"  {nb.stem}: done in {r['seconds']:.1f} s")
     except BaseException as e:
         status = 'failed' if isinstance(e, StageFailed) else 'interrupted'
         raise
@@ -221,22 +246,23 @@ def run_batch(notebook:Path|str, # the notebook to run
                         run_id=out.name, uid=uid, kind='batch', data_source=data_source(data), status='running')
     write_manifest(out, man)
     results = []
-    for combo in tqdm(combos, desc=f'batch {nb.stem}', unit='run', disable=not progress):
-        name = _slug(combo); rd = out/name
-        p = stage_params(cfg, nb.stem, declared)
-        p.update({k: v for k, v in dict(profile=_profile_ref(cfg), data=str(data), run_dir=str(rd)).items() if k in declared})
-        p.update({**(fixed or {}), **combo})
-        prev = _state(out).get(name, {})
-        if resume and prev.get('status') == 'done' and prev.get('hash') == run_hash(nb, p):
-            results.append(dict(prev, run=name, skipped=True)); continue
-        init_run(rd)
-        try: rec = execute(nb, rd, p, progress=False)
-        except StageFailed as e:
-            rec = _state(rd)[nb.stem]; tqdm.write(f"  {name}: FAILED: {e.ename}: {e.evalue}")
-        else: tqdm.write(f"  {name}: done in {rec['seconds']:.1f} s")
-        rec = dict(rec, run=name, **{f'param.{k}': v for k, v in combo.items()})
-        st = _state(out); st[name] = rec; _save_state(out, st)
-        results.append(rec)
+    with console_relay(out, show=progress):
+        for combo in tqdm(combos, desc=f'batch {nb.stem}', unit='run', disable=not progress):
+            name = _slug(combo); rd = out/name
+            p = stage_params(cfg, nb.stem, declared)
+            p.update({k: v for k, v in dict(profile=_profile_ref(cfg), data=str(data), run_dir=str(rd)).items() if k in declared})
+            p.update({**(fixed or {}), **combo})
+            prev = _state(out).get(name, {})
+            if resume and prev.get('status') == 'done' and prev.get('hash') == run_hash(nb, p):
+                results.append(dict(prev, run=name, skipped=True)); continue
+            init_run(rd)
+            try: rec = execute(nb, rd, p, progress=False)
+            except StageFailed as e:
+                rec = _state(rd)[nb.stem]; tqdm.write(f"  {name}: FAILED: {e.ename}: {e.evalue}")
+            else: tqdm.write(f"  {name}: done in {rec['seconds']:.1f} s")
+            rec = dict(rec, run=name, **{f'param.{k}': v for k, v in combo.items()})
+            st = _state(out); st[name] = rec; _save_state(out, st)
+            results.append(rec)
     import pandas as pd
     cols = ['run', *[f'param.{k}' for k in params], 'status', 'seconds', 'error', 'output']
     table = pd.DataFrame(results).reindex(columns=cols)

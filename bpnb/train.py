@@ -12,7 +12,7 @@ import pandas as pd
 import h5py
 import keras
 import tensorflow as tf
-from .config import set_seed, atomic_path, atomic_write_text, WIN_S, FS, ARCHS
+from .config import console, set_seed, atomic_path, atomic_write_text, WIN_S, FS, ARCHS
 from .provenance import make_manifest, now_iso
 from .runs import RunContext, TrainingRecord, run_data, dataset_dir, models_dir, stage_of, TRAIN_STAGE
 from .models import build_model, custom_objects
@@ -23,8 +23,8 @@ from .metrics import mean_baseline, metrics_table
 # %% auto #0
 __all__ = ['FLOAT32_LAYERS', 'PRED_COLS', 'MODES', 'LR', 'MIN_SD', 'distribution_strategy', 'mixed_precision_model', 'make_model',
            'save_model', 'BestCheckpoint', 'predictions_frame', 'init_heads', 'recalibrate_batchnorm',
-           'RecalibrateBatchNorm', 'convergence', 'TrainResult', 'train', 'stage_dataset', 'check_training_params',
-           'run_training']
+           'RecalibrateBatchNorm', 'EpochLine', 'convergence', 'TrainResult', 'train', 'stage_dataset',
+           'check_training_params', 'run_training']
 
 # %% ../nbs/21_train.ipynb #ffb0a2d0
 def distribution_strategy() -> tf.distribute.Strategy:
@@ -94,14 +94,19 @@ PRED_COLS = ['subject', 'SBP_true', 'DBP_true', 'SBP_est', 'DBP_est']
 def predictions_frame(subject, # subject name of every window, (N,)
                       y_true, # true SBP, DBP, (N, 2)
                       y_est, # estimated SBP, DBP, (N, 2)
+                      window=None, # dataset index of every window, (N,) (a `window` column); None: none
                      ) -> pd.DataFrame:
-    "Predictions in the paper's columns (`SBP_true, DBP_true, SBP_est, DBP_est`) plus `subject`."
+    "Predictions in the paper's columns (`SBP_true, DBP_true, SBP_est, DBP_est`) plus `subject` (and `window`, the dataset index, when given)."
     y_true, y_est = np.asarray(y_true, float), np.asarray(y_est, float)
     if y_true.shape != y_est.shape or y_true.ndim != 2 or y_true.shape[1] != 2 or len(subject) != len(y_true):
         raise ValueError(f"predictions_frame: need N subjects and (N, 2) true and estimated values, got "
                          f"{len(subject)}, {y_true.shape}, {y_est.shape}")
-    return pd.DataFrame({'subject': subject, 'SBP_true': y_true[:, 0], 'DBP_true': y_true[:, 1],
-                         'SBP_est': y_est[:, 0], 'DBP_est': y_est[:, 1]})
+    df = pd.DataFrame({'subject': subject, 'SBP_true': y_true[:, 0], 'DBP_true': y_true[:, 1],
+                       'SBP_est': y_est[:, 0], 'DBP_est': y_est[:, 1]})
+    if window is not None:
+        if len(window) != len(df): raise ValueError(f"predictions_frame: {len(window)} window indices for {len(df)} windows")
+        df['window'] = np.asarray(window, np.int64)
+    return df
 
 
 # %% ../nbs/21_train.ipynb #25f46ce3
@@ -142,6 +147,16 @@ class RecalibrateBatchNorm(keras.callbacks.Callback):
     "Before every validation, re-estimate the BatchNorm statistics on training windows (`recalibrate_batchnorm`)."
     def __init__(self, ds, max_batches:int=50): super().__init__(); self.ds, self.max_batches = ds, max_batches
     def on_test_begin(self, logs=None): recalibrate_batchnorm(self.model, self.ds, self.max_batches)
+
+class EpochLine(keras.callbacks.Callback):
+    "One line per epoch for the terminal (`bpnb.config.console`): losses, validation MAE beside the mean baseline's, seconds."
+    def __init__(self, name:str, epochs:int, baseline_mae): super().__init__(); self.name, self.epochs, self.base = name, epochs, baseline_mae
+    def on_epoch_begin(self, epoch, logs=None): self.t0 = time.time()
+    def on_epoch_end(self, epoch, logs=None):
+        l = logs or {}
+        console(f"{self.name} epoch {epoch + 1}/{self.epochs}: loss {l.get('loss', np.nan):.0f}, val loss {l.get('val_loss', np.nan):.0f}; "
+                f"val MAE SBP {l.get('val_SBP_mae', np.nan):.1f} DBP {l.get('val_DBP_mae', np.nan):.1f} mmHg "
+                f"(mean baseline {self.base[0]:.1f} / {self.base[1]:.1f}); {time.time() - self.t0:.0f} s")
 
 def convergence(pred:pd.DataFrame, # the network's test predictions (`predictions_frame`)
                 best_val_loss:float|None, # the kept epoch's validation loss
@@ -201,11 +216,12 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
           derivatives:bool=False, # PPG plus its two derivatives as input channels
           mixed_precision:bool=False, # float16 compute with float32 heads (GPU only)
           seed:int=42, # seed of the window cap, the weights, dropout and the shuffling
-          max_windows:int|None=None, # cap of training windows (validation, test: a quarter each); None: all
+          max_windows:int|None=None, # cap of training windows (validation: a quarter of it); None: all
           progress:bool=True, # Keras' per-epoch lines (verbose=2)
           build=None, # optional `build(input_len) -> keras.Model` instead of `build_model(arch, ...)` (tests, new networks)
           callbacks:list|None=None, # more Keras callbacks
           mode:str='fixed', # 'fixed': linear heads at the label mean, BatchNorm re-estimated; 'paper': as published
+          test_windows:int|None=None, # cap of test windows (a seeded random choice over all test subjects); None: all
          ) -> TrainResult:
     "Train a network of the paper (section 3.5) on a split, keep the best epoch, and predict the test set beside the mean baseline."
     t0, started = time.time(), now_iso()
@@ -214,9 +230,10 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     lr = LR[mode] if lr is None else lr
     h5, split_dir, out_dir = Path(h5), Path(split_dir), Path(out_dir)
     info, sp = dataset_info(h5), load_split(split_dir)
-    rng = set_seed(seed)
-    caps = dict(train=max_windows, val=None if max_windows is None else max(1, max_windows//4), test=None if max_windows is None else max(1, max_windows//4))
-    idx = {k: _cap(np.unique(sp[k]), caps[k], rng) for k in caps}
+    set_seed(seed)
+    caps = dict(train=max_windows, val=None if max_windows is None else max(1, max_windows//4), test=test_windows)
+    idx = {k: _cap(np.unique(sp[k]), caps[k], np.random.default_rng([seed, i])) for i, k in enumerate(caps)}   # each part its own draw: the
+    # test windows depend on the seed and the test cap only, so networks trained with other caps are tested on the same windows
     for k, v in idx.items():
         if not len(v): raise ValueError(f"train: the {k} part of the split in {split_dir} is empty")
     ds = {k: h5_dataset(h5, v, batch_size, shuffle=k == 'train', seed=seed) for k, v in idx.items()}
@@ -236,9 +253,10 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     ckpt = BestCheckpoint(f['model'])
     cbs = [ckpt, keras.callbacks.CSVLogger(str(f['history']))] + (callbacks or [])
     if mode == 'fixed': cbs.insert(0, RecalibrateBatchNorm(ds['train']))
+    cbs.append(EpochLine(f"{arch}{'' if arch in out_dir.name else f' ({out_dir.name})'}", epochs, np.abs(y_val - y_train.mean(0)).mean(0)))
     if early_stopping: cbs.append(keras.callbacks.EarlyStopping('val_loss', patience=patience))
     params = dict(arch=arch, h5=str(h5), split_dir=str(split_dir), epochs=epochs, batch_size=batch_size, lr=lr, early_stopping=early_stopping,
-                  patience=patience, derivatives=derivatives, mixed_precision=mixed_precision, seed=seed, max_windows=max_windows, mode=mode)
+                  patience=patience, derivatives=derivatives, mixed_precision=mixed_precision, seed=seed, max_windows=max_windows, test_windows=test_windows, mode=mode)
     def manifest(status, **kw):
         m = make_manifest(params, inputs=[h5, split_dir], started=started, ended=now_iso(), status=status, arch=arch,
                           data_source=info.get('data_source'), seconds=round(time.time() - t0, 2),
@@ -252,7 +270,7 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     ckpt.restore()
     y_est = np.concatenate(model.predict(ds['test'], verbose=0), axis=1)
     y_test, s_test = _labels(h5, idx['test'])
-    preds = {arch: predictions_frame(s_test, y_test, y_est)}
+    preds = {arch: predictions_frame(s_test, y_test, y_est, idx['test'])}
     preds['mean baseline'] = mean_baseline(y_train, preds[arch])
     for k, name in ((arch, 'predictions'), ('mean baseline', 'baseline')):
         with atomic_path(f[name]) as t: preds[k].to_csv(t, index=False)
@@ -265,11 +283,13 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
                        len(hist.epoch), ckpt.best_epoch, round(time.time() - t0, 2), mae, ok, why, mode)
 
 # %% ../nbs/21_train.ipynb #85e4dd15
-def _fits(d:Path, win_s:float, split_mode:str) -> bool|None:
-    "Whether the dataset in folder `d` has this window length and split mode (None: there is none)."
+def _fits(d:Path, win_s:float, split_mode:str, like=None) -> bool|None:
+    "Whether the dataset in folder `d` has this window length, split mode and shared split (None: there is none)."
     h5, sp = d/'dataset.h5', d/'split'/'split.json'
     if not (h5.is_file() and sp.is_file()): return None
-    return (float(dataset_info(h5)['win_s']), json.loads(sp.read_text())['mode']) == (float(win_s), split_mode)
+    s = json.loads(sp.read_text())
+    return ((float(dataset_info(h5)['win_s']), s['mode'], s.get('like')) ==
+            (float(win_s), split_mode, None if like is None else str(Path(like).resolve())))
 
 def stage_dataset(data:Path|str, # data root
                   run_dir:Path|str, # the (sub-)run folder
@@ -278,22 +298,24 @@ def stage_dataset(data:Path|str, # data root
                   min_windows:int=20, # subjects need more than this many windows (when the dataset is made here)
                   seed:int=42, # seed of the split (when made here)
                   progress:bool=True, # progress bars
+                  like:Path|str|None=None, # a subject split folder to share (`bpnb.mimicb.split_like`), when the dataset is made here
                  ) -> tuple[Path, Path, bool]:
     "The dataset a training in `run_dir` reads: its paper run's if it fits, else its own, made if needed: (h5, split, made)."
     shared, own = dataset_dir(run_dir), dataset_dir(run_dir, own=True)
-    if shared != own and _fits(shared, win_s, split_mode): return shared/'dataset.h5', shared/'split', False
-    ok = _fits(own, win_s, split_mode)
+    if shared != own and _fits(shared, win_s, split_mode) and (like is None or Path(like).resolve() == (shared/'split').resolve()): return shared/'dataset.h5', shared/'split', False
+    ok = _fits(own, win_s, split_mode, like)
     if ok is False:
         raise ValueError(f"{own}: this run's dataset has other settings than win_s={win_s}, split_mode={split_mode!r} "
-                         f"({dataset_info(own/'dataset.h5')['win_s']} s, {json.loads((own/'split'/'split.json').read_text())['mode']!r}); use another run folder")
+                         f"{'' if like is None else f'split like {like} '}({dataset_info(own/'dataset.h5')['win_s']} s, "
+                         f"{json.loads((own/'split'/'split.json').read_text())['mode']!r}); use another run folder")
     if ok: return own/'dataset.h5', own/'split', False
     from bpnb.mimicb import make_dataset
-    d = make_dataset(data, own, win_s=win_s, min_windows=min_windows, split_mode=split_mode, seed=seed, progress=progress)
+    d = make_dataset(data, own, win_s=win_s, min_windows=min_windows, split_mode=split_mode, seed=seed, progress=progress, like=like)
     return d['h5'], d['split'], True
 
 # %% ../nbs/21_train.ipynb #22798964
 def check_training_params(arch:str, epochs:int=1, batch_size:int=32, lr:float|None=None, win_s:float=WIN_S, derivatives:bool=False,
-                          split_mode:str='subject', patience:int=10, max_windows:int|None=None, mode:str='fixed'):
+                          split_mode:str='subject', patience:int=10, max_windows:int|None=None, mode:str='fixed', test_windows:int|None=None):
     "Raise a ValueError that names the parameter if a training parameter is out of range."
     if arch not in ARCHS: raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     if split_mode not in ('subject', 'sample'): raise ValueError(f"split_mode must be 'subject' or 'sample', got {split_mode!r}")
@@ -302,8 +324,8 @@ def check_training_params(arch:str, epochs:int=1, batch_size:int=32, lr:float|No
     if mode not in MODES: raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     for k, v in dict(lr=LR[mode] if lr is None else lr, win_s=win_s).items():
         if not isinstance(v, (int, float)) or not v > 0: raise ValueError(f"{k} must be a positive number, got {v!r}")
-    if max_windows is not None and (not isinstance(max_windows, int) or max_windows < 4):
-        raise ValueError(f"max_windows must be None or an integer >= 4, got {max_windows!r}")
+    for k, v in dict(max_windows=max_windows, test_windows=test_windows).items():
+        if v is not None and (not isinstance(v, int) or v < 4): raise ValueError(f"{k} must be None or an integer >= 4, got {v!r}")
     if derivatives and arch == 'lstm': raise ValueError("the paper's LSTM takes no derivative channels (derivatives=True)")
 
 def run_training(arch:str='slapnicar', # network, one of `ARCHS`
@@ -316,6 +338,8 @@ def run_training(arch:str='slapnicar', # network, one of `ARCHS`
                  early_stopping:bool=True, # stop after `patience` epochs without improvement
                  patience:int=10, # early-stopping patience
                  max_windows:int|None=300, # cap of training windows; None: all
+                 test_windows:int|None=None, # cap of test windows; None: all
+                 split_like:Path|str|None=None, # share this subject split (the window-length sweep), when the dataset is made here
                  min_windows:int=20, # subjects need more than this many windows (if the dataset is made here)
                  mixed_precision:bool=False, # float16 compute (GPU only)
                  seed:int=42, # the run's seed
@@ -326,14 +350,14 @@ def run_training(arch:str='slapnicar', # network, one of `ARCHS`
                  mode:str='fixed', # 'fixed' (heads at the label mean, BatchNorm re-estimated) or 'paper' (as published)
                 ) -> TrainResult:
     "The training stage: the run's dataset (made if needed), `train`, the learning curve, the metrics table and the `TrainingRecord`."
-    check_training_params(arch, epochs, batch_size, lr, win_s, derivatives, split_mode, patience, max_windows, mode)
+    check_training_params(arch, epochs, batch_size, lr, win_s, derivatives, split_mode, patience, max_windows, mode, test_windows)
     data = run_data(data, profile, progress)
     ctx = RunContext.start(run_dir, profile=profile, data=data, stage=TRAIN_STAGE)
-    h5, sp, made = stage_dataset(data, ctx.run_dir, win_s, split_mode, min_windows, seed, progress)
+    h5, sp, made = stage_dataset(data, ctx.run_dir, win_s, split_mode, min_windows, seed, progress, split_like)
     out = models_dir(ctx.run_dir)
     if progress: print(f"bpnb train: {arch} on {h5} ({'made now' if made else 'made by the data stage'}) -> {out}")
     res = train(arch, h5, sp, out, epochs, batch_size, lr, early_stopping, patience, derivatives, mixed_precision,
-                seed, max_windows, progress, mode=mode)
+                seed, max_windows, progress, mode=mode, test_windows=test_windows)
     if not res.converged: res.mae['model'] = res.mae.model.replace(arch, f'{arch} (did not converge)')
     import matplotlib.pyplot as plt
     from bpnb.plots import plot_learning_curves

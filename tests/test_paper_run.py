@@ -56,3 +56,18 @@ def test_models_of_the_run_are_under_its_unique_id(paper_run):
     uid = json.loads((paper_run/'run.json').read_text())['uid']
     recs = [json.loads(p.read_text()) for p in (paper_run/'21_train').rglob('train_*.json')]
     assert recs and all(Path(r['model']).is_relative_to(ROOT/'trained_models'/uid) for r in recs)
+
+
+def test_findings_are_checked_on_the_run(paper_run):
+    # every finding of the paper has rows in the run's findings table (the smoke run's numbers need not hold them)
+    import pandas as pd
+    f = pd.read_csv(paper_run/'tables'/'findings.csv', comment='#')
+    assert set(f.finding) == {'networks', 'mixed_split', 'personalization', 'rppg', 'sweep'}, f
+    assert f.loc[f.finding == 'networks', 'what'].tolist() == ['slapnicar SBP', 'slapnicar DBP']
+    # the mixed-split stage trained the same network on a sample split, and the check compared the two
+    mixed = f[f.finding == 'mixed_split']
+    assert len(mixed) == 2 and mixed.holds.notna().all() and mixed.measured.str.contains('mixed split').all(), mixed
+    # the sweep's lengths were tested on ONE subject split (the data stage's), shared by split_like
+    sweep = f[f.finding == 'sweep'].iloc[0]
+    assert sweep.measured == 'lengths 4, 7 s; 1 subject split', sweep.measured
+    assert f[f.finding.isin(['personalization', 'rppg'])].holds.notna().all()
