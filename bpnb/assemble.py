@@ -4,13 +4,13 @@
 
 # %% ../nbs/90_assemble.ipynb #833da5c6
 from __future__ import annotations
-import fnmatch
+import fnmatch, html, re
 from pathlib import Path
 import pandas as pd
 from .runs import run_outputs
 
 # %% auto #0
-__all__ = ['SECTIONS', 'inventory', 'missing', 'write_paper_md']
+__all__ = ['SECTIONS', 'inventory', 'missing', 'paper_items', 'md_table', 'blank_missing', 'table_html', 'write_paper_md']
 
 # %% ../nbs/90_assemble.ipynb #3cb327f7
 SECTIONS = [  # (number, title, patterns, expected items, the stage that makes them)
@@ -62,21 +62,76 @@ def missing(inv:pd.DataFrame, # from `inventory`
         if gone: rows.append(dict(section=num, title=title, missing=', '.join(gone), stage=stage))
     return pd.DataFrame(rows, columns=['section', 'title', 'missing', 'stage'])
 
+# %% ../nbs/90_assemble.ipynb #6283375a
+def paper_items(inv:pd.DataFrame, # from `inventory`
+               ) -> pd.DataFrame:
+    "What the paper shows: each table once, in each section its tables (the expected ones first) before its figures."
+    keys, tab = set(inv.key), inv.kind.eq('table')
+    twin = tab & inv.key.map(lambda k: f'{k}_paper' in keys)             # `X` beside its paper form `X_paper`: one table twice
+    sub = pd.Series([k.count('/') > Path(p).stem.count('__') for k, p in zip(inv.key, inv.path)], index=inv.index, dtype=bool)  # from a sub-run
+    summarised = set(inv[tab & ~sub].section)                            # sections with a run-level table ...
+    detail = tab & sub & inv.name.str.startswith('test_mae_') & inv.section.isin(summarised)  # ... summarise the sub-runs' per-network tables
+    out = inv[~(twin | detail)]
+    order, expect = {s[0]: i for i, s in enumerate(SECTIONS)}, {s[0]: s[3] for s in SECTIONS}
+    def rank(r):
+        e = expect.get(r.section, [])
+        return (order.get(r.section, len(order)), r.kind != 'table', e.index(r.name) if r.name in e else len(e), sub[r.Index])
+    ranks = [rank(r) for r in out.itertuples()]
+    return out.iloc[sorted(range(len(out)), key=lambda i: ranks[i])].reset_index(drop=True)
+
+# %% ../nbs/90_assemble.ipynb #f8b1fc65
+_MISSING = {'--'}  # what `bpnb.provenance.to_markdown_table` writes for NaN ('nan' may be a label, e.g. a rule's name)
+
+def md_table(text:str, # a table file written by `bpnb.provenance.write_table` (Markdown)
+            ) -> dict:
+    "The caption, footer, header, column alignments and rows of a Markdown table file; missing values ('--', 'nan') as ''."
+    lines = [l.strip() for l in text.strip().splitlines()]
+    cap = next((l[2:-2] for l in lines if l.startswith('**') and l.endswith('**')), '')
+    foot = next((l[1:-1] for l in reversed(lines) if l.startswith('*') and l.endswith('*') and not l.startswith('**')), '')
+    cells = lambda l: [c.strip() for c in l.strip('|').split('|')]
+    tab = [l for l in lines if l.startswith('|')]
+    if len(tab) < 2: return dict(caption=cap, footer=foot, header=[], align=[], rows=[])
+    align = ['right' if c.endswith(':') and not c.startswith(':') else 'left' for c in cells(tab[1])]
+    rows = [['' if c in _MISSING else c for c in cells(l)] for l in tab[2:]]
+    return dict(caption=cap, footer=foot, header=cells(tab[0]), align=align, rows=rows)
+
+def blank_missing(text:str, # Markdown text holding pipe tables
+                 ) -> str:
+    "The text with table cells that say only '--' or 'nan' left empty (the alignment kept)."
+    def fix(l):
+        if not l.lstrip().startswith('|') or set(l.strip()) <= set('|:- '): return l   # not a table row, or its rule
+        return re.sub(r'(?<=\|)\s*--\s*(?=\|)', lambda m: ' ' * len(m.group(0)), l)
+    return '\n'.join(fix(l) for l in text.splitlines())
+
+def table_html(path:Path|str, # a table's Markdown file (from `inventory`)
+              ) -> str:
+    "The table as an HTML table with its caption and footer; missing values empty."
+    t, e = md_table(Path(path).read_text()), html.escape
+    th = ''.join(f"<th>{e(h)}</th>" for h in t['header'])
+    tr = ''.join('<tr>' + ''.join(f"<td class='{a}'>{e(c)}</td>" for c, a in zip(r, t['align'])) + '</tr>' for r in t['rows'])
+    foot = f"<p class='foot'>{e(t['footer'])}</p>" if t['footer'] else ''
+    return (f"<div class='tbl' id='t-{e(Path(path).stem)}'><p class='cap'>{e(t['caption'])}</p><table>"
+            f"<thead><tr>{th}</tr></thead><tbody>{tr}</tbody></table>{foot}</div>")
+
 # %% ../nbs/90_assemble.ipynb #d3a5dd1d
 def write_paper_md(run_dir:Path|str, # a run folder
                    inv:pd.DataFrame|None=None, # from `inventory`; default: made here
                    header:str='', # a line under the title (profile, data source)
                   ) -> Path:
-    "The run's figures and tables in the paper's order as `run_dir/paper.md`; returns its path."
+    "The run's figures and tables in the paper's order as `run_dir/paper.md`, each table once; returns its path."
     from bpnb.config import atomic_write_text
     run_dir = Path(run_dir); inv = inventory(run_dir) if inv is None else inv
-    titles = {s[0]: s[1] for s in SECTIONS}
+    items, titles = paper_items(inv), {s[0]: s[1] for s in SECTIONS}
+    left = inv[~inv.path.isin(set(items.path)) & inv.key.str.contains('/', regex=False)]   # sub-run tables summarised above
     out = [f'# Results of run {run_dir.name}', '', header, '']
-    for sec, g in inv.groupby('section', sort=False):
+    for sec, g in items.groupby('section', sort=False):
         out += [f"## {sec} {titles.get(sec, 'Other outputs')}", '']
         for r in g.itertuples():
-            if r.kind == 'table': out += [Path(r.path).read_text().strip(), '']
+            if r.kind == 'table': out += [blank_missing(Path(r.path).read_text().strip()), '']
             else: out += [f"![{r.key}]({Path(r.path).relative_to(run_dir).as_posix()})", '']
+        more = left[left.section == sec]
+        if len(more): out += ['Per-run tables, summarised above: ' + ', '.join(
+            f"[{r.key}]({Path(r.path).relative_to(run_dir).as_posix()})" for r in more.itertuples()), '']
     ms = missing(inv)
     if len(ms): out += ['## Missing from this run', '', ms.to_markdown(index=False), '']
     return atomic_write_text(run_dir/'paper.md', '\n'.join(out))

@@ -10,11 +10,12 @@ import nbformat, yaml
 from tqdm.auto import tqdm
 from .config import CONSOLE_ENV, project_root, load_profile, stage_params, profiles_dir, atomic_path, atomic_write_text
 from .provenance import make_manifest, write_manifest, read_manifest, now_iso, data_source, source_label
-from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, stage_dir
+from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, stage_dir, TrainingRecord
 
 # %% auto #0
 __all__ = ['STAGE_RE', 'parameters_cell', 'declared_parameters', 'discover_stages', 'StageFailed', 'run_hash', 'console_relay',
-           'execute', 'collect_outputs', 'run_paper', 'parse_value', 'grid', 'run_batch', 'build_report']
+           'execute', 'collect_outputs', 'run_paper', 'parse_value', 'grid', 'headline_metrics', 'run_batch',
+           'run_order', 'build_report']
 
 # %% ../nbs/03_runner.ipynb #da423486
 STAGE_RE = re.compile(r'^\d+[a-z]?_[\w-]+\.ipynb$')
@@ -223,6 +224,22 @@ def grid(params:dict, # name -> list of values
 def _slug(combo:dict) -> str:
     return ','.join(f'{k}={v}' for k, v in combo.items()).replace('/', '_').replace(' ', '_')
 
+def headline_metrics(run_dir:Path|str, # a (sub-)run folder
+                    ) -> dict:
+    "The test metrics and convergence of the trainings a run recorded (`TrainingRecord`), flat: {'SBP_MAE': .., 'converged': ..}."
+    root = Path(run_dir).resolve()
+    recs = TrainingRecord.find(root) if root.is_dir() else []
+    def prefix(r):  # several trainings in one run: each named by its network (and its sub-run where a network repeats)
+        if len(recs) == 1: return ''
+        rel = r.path.resolve().parent.relative_to(root).as_posix()
+        return f'{r.arch}.' if rel == '.' or len({x.arch for x in recs}) == len(recs) else f'{rel}.{r.arch}.'
+    out = {}
+    for r in recs:
+        pre = prefix(r)
+        out.update({f'{pre}network': r.arch, **{f'{pre}{k}': v for k, v in r.metrics.items()},
+                    f'{pre}converged': r.converged, f'{pre}best_epoch': r.best_epoch})
+    return out
+
 def run_batch(notebook:Path|str, # the notebook to run
               params:dict, # name -> list of values; their product is the batch
               profile:str='quick', # run profile for the other parameters
@@ -232,7 +249,7 @@ def run_batch(notebook:Path|str, # the notebook to run
               progress:bool=True, # progress bar over the runs
               fixed:dict|None=None, # parameters set in every run, over the profile's (not part of the run folders' names)
              ) -> list[dict]:
-    "Run `notebook` once per parameter combination; continue past failures; return every run's record."
+    "Run `notebook` once per parameter combination; continue past failures; return every run's record, with its headline metrics."
     nb = Path(notebook)
     if not nb.is_file(): raise FileNotFoundError(f"{nb}: no such notebook")
     declared = set(declared_parameters(nb))
@@ -260,12 +277,14 @@ def run_batch(notebook:Path|str, # the notebook to run
             except StageFailed as e:
                 rec = _state(rd)[nb.stem]; tqdm.write(f"  {name}: FAILED: {e.ename}: {e.evalue}")
             else: tqdm.write(f"  {name}: done in {rec['seconds']:.1f} s")
-            rec = dict(rec, run=name, **{f'param.{k}': v for k, v in combo.items()})
+            met = headline_metrics(rd) if rec['status'] == 'done' else {}
+            rec = dict(rec, run=name, **{f'param.{k}': v for k, v in combo.items()}, metrics=met)
             st = _state(out); st[name] = rec; _save_state(out, st)
             results.append(rec)
     import pandas as pd
-    cols = ['run', *[f'param.{k}' for k in params], 'status', 'seconds', 'error', 'output']
-    table = pd.DataFrame(results).reindex(columns=cols)
+    mcols = list(dict.fromkeys(k for r in results for k in r.get('metrics') or {}))
+    cols = ['run', *[f'param.{k}' for k in params], 'status', 'seconds', *mcols, 'error', 'output']
+    table = pd.DataFrame([{**r, **(r.get('metrics') or {})} for r in results]).reindex(columns=cols)
     atomic_write_text(out/'batch.csv', table.to_csv(index=False))
     man.update(ended=now_iso(), status='failed' if (table.status != 'done').any() else 'done',
                failures=table.loc[table.status != 'done', 'run'].tolist())
@@ -291,44 +310,89 @@ def _grid_stage(nb, g, cfg, data, run_dir, h, resume, progress) -> dict:
 # %% ../nbs/03_runner.ipynb #adf0b0d7
 _CSS = """body{font-family:system-ui,sans-serif;margin:0;color:#222}
 header{background:#1f4e79;color:#fff;padding:18px 28px}header h1{margin:0;font-size:24px}
-main{padding:12px 28px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}
+main{padding:12px 28px}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
+td.right{text-align:right;font-variant-numeric:tabular-nums}.cap{font-weight:600;margin:4px 0;max-width:1100px}
+.tbl{overflow-x:auto;margin:10px 0 18px}.foot{font-size:12px;color:#666;font-style:italic;margin:2px 0}
 .done{color:#17803d}.failed{color:#b00020}.syn{background:#fff3cd;padding:6px 10px;border:1px solid #e0c36a}
-figure{display:inline-block;margin:8px;max-width:46%}figure img{max-width:100%;border:1px solid #ddd}
-figcaption{font-size:12px;color:#555}"""
+.figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:14px;align-items:start}
+figure{margin:0}figure img{width:100%;border:1px solid #ddd}figcaption{font-size:12px;color:#555}
+h2{border-bottom:2px solid #1f4e79;padding-bottom:3px;margin-top:34px}nav a{margin-right:14px}
+tr.sub td:first-child{padding-left:26px}"""
 
 def _html_notebook(nb:Path, dst:Path):
     from nbconvert import HTMLExporter
     body, _ = HTMLExporter(template_name='lab').from_filename(str(nb))
     with atomic_path(dst) as tmp: Path(tmp).write_text(body)
 
+def run_order(run_dir:Path|str, # a run or batch folder
+             ) -> list[dict]:
+    "The stages of a run in the order they ran (`stages.json`), each grid stage followed by its sub-runs: name, depth, state, notebook."
+    def walk(folder, depth):
+        for name, rec in _state(folder).items():
+            out = Path(rec.get('output') or '')   # written where the run was made: found again here by its name
+            nb = next((p for p in (folder/name/out.name, folder/out.name) if out.suffix == '.ipynb' and p.is_file()), None)
+            yield dict(name=name, depth=depth, state=rec, notebook=nb)
+            if nb is None and (folder/name/'stages.json').is_file(): yield from walk(folder/name, depth + 1)
+    return list(walk(Path(run_dir).resolve(), 0))
+
+def _table_of(df) -> str:
+    "A DataFrame as an HTML table, numbers to two decimals, missing values empty."
+    import html, pandas as pd
+    fmt = lambda v: '' if v is None or (isinstance(v, float) and v != v) else f'{v:.2f}' if isinstance(v, float) else str(v)
+    num = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
+    head = ''.join(f'<th>{html.escape(str(c))}</th>' for c in df.columns)
+    body = ''.join('<tr>' + ''.join(f"<td class='{'right' if n else 'left'}'>{html.escape(fmt(v))}</td>" for v, n in zip(row, num)) + '</tr>'
+                   for row in df.itertuples(index=False))
+    return f"<div class='tbl'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
 def build_report(run_dir:Path|str, # a run folder written by `run_paper` or `run_batch`
                  progress:bool=True, # progress bar over the notebooks
                 ) -> Path:
-    "Render a run's executed notebooks to HTML and write `report/index.html`; return its path."
-    import html
+    "Render a run's executed notebooks to HTML and write `report/index.html`, the run's tables and figures in the paper's order; return its path."
+    import html, pandas as pd
+    from bpnb.assemble import SECTIONS, inventory, paper_items, missing, table_html
+    e = html.escape
     run_dir = Path(run_dir).resolve(); man = read_manifest(run_dir)
     rep = run_dir/'report'; rep.mkdir(exist_ok=True)
-    rows = []
+    pages = {}
     for nb, name in tqdm(run_notebooks(run_dir), desc='report', unit='notebook', disable=not progress):
-        rel = nb.relative_to(run_dir).with_suffix('.html'); dst = rep/Path(name).with_suffix('.html')
-        _html_notebook(nb, dst)
-        s = _state(nb.parent).get(nb.stem, {})  # each executed notebook's folder keeps its state
-        rows.append(f"<tr><td><a href='{dst.name}'>{html.escape(str(rel.with_suffix('')))}</a></td>"
-                    f"<td class='{s.get('status', '')}'>{s.get('status', '?')}</td><td>{s.get('seconds', '')}</td>"
-                    f"<td>{html.escape(s.get('error', ''))}</td></tr>")
-    figs = []
-    for f, name in run_outputs(run_dir, 'figures'):
-        if f.suffix != '.png': continue
-        dst = rep/'figures'/name; dst.parent.mkdir(exist_ok=True)
-        shutil.copyfile(f, dst)
-        figs.append(f"<figure><img src='figures/{dst.name}' alt='{html.escape(f.stem)}'><figcaption>{html.escape(f.stem)}</figcaption></figure>")
+        dst = rep/Path(name).with_suffix('.html'); _html_notebook(nb, dst); pages[nb.resolve()] = dst.name
+    rows = []
+    for s in run_order(run_dir):
+        st, nb = s['state'], s['notebook']
+        label = e(s['name']) if nb is None or nb.resolve() not in pages else f"<a href='{pages.pop(nb.resolve())}'>{e(s['name'])}</a>"
+        rows.append(f"<tr class='{'sub' if s['depth'] else ''}'><td>{label}</td><td class='{st.get('status', '')}'>{st.get('status', '?')}</td>"
+                    f"<td class='right'>{st.get('seconds', '')}</td><td>{e(st.get('error', ''))}</td></tr>")
+    rows += [f"<tr><td><a href='{p}'>{e(p[:-5])}</a></td><td>?</td><td></td><td></td></tr>" for p in pages.values()]  # not in stages.json
+    parts, nav = [], []
+    if (run_dir/'batch.csv').is_file():
+        parts.append(f"<h2 id='s-batch'>Comparison across the grid</h2><p>One row per run (<code>batch.csv</code>): its parameters, "
+                     f"status, time and the headline test metrics of the network it trained.</p>"
+                     + _table_of(pd.read_csv(run_dir/'batch.csv').drop(columns=['output'], errors='ignore')))
+        nav.append("<a href='#s-batch'>grid</a>")
+    inv = inventory(run_dir); items, titles = paper_items(inv), {s[0]: s[1] for s in SECTIONS}
+    (rep/'figures').mkdir(exist_ok=True)
+    for i, (sec, g) in enumerate(items.groupby('section', sort=False)):
+        figs = []
+        for r in g[g.kind == 'figure'].itertuples():
+            rel = Path(r.path).relative_to(run_dir); cap = '/'.join([*rel.parts[:-2], rel.stem])   # sub-run folders, then the name
+            dst = rep/'figures'/'__'.join([*rel.parts[:-2], rel.name]); shutil.copyfile(r.path, dst)
+            figs.append(f"<figure><img src='figures/{e(dst.name)}' alt='{e(cap)}'><figcaption>{e(cap)}</figcaption></figure>")
+        tabs = ''.join(table_html(r.path) for r in g[g.kind == 'table'].itertuples())
+        head = f"{sec} {titles[sec]}" if sec in titles else 'Other outputs'
+        nav.append(f"<a href='#s-{i}'>{e(sec)}</a>")
+        parts.append(f"<h2 id='s-{i}' data-section='{e(sec)}'>{e(head)}</h2>{tabs}" + (f"<div class='figs'>{''.join(figs)}</div>" if figs else ''))
+    ms = missing(inv)
+    if len(items) and len(ms): parts.append("<h2 id='s-missing'>Missing from this run</h2>" + _table_of(ms))
     src = man.get('data_source') or {}; g = man.get('git') or {}
     warn = "<p class='syn'>These results were computed on <b>SYNTHETIC</b> data; they say nothing about real patients.</p>" if src.get('synthetic') else ''
     prof = man['params'].get('profile'); prof = prof.get('name') if isinstance(prof, dict) else prof
-    page = f"""<!doctype html><html><head><meta charset='utf-8'><title>bpnb run {html.escape(run_dir.name)}</title><style>{_CSS}</style></head>
-<body><header><h1>bpnb run {html.escape(run_dir.name)}</h1></header><main>{warn}
-<p>kind <b>{man.get('kind')}</b> · profile <b>{html.escape(str(prof))}</b> · {html.escape(source_label(src) if src else '')}<br>
+    page = f"""<!doctype html><html><head><meta charset='utf-8'><title>bpnb run {e(run_dir.name)}</title><style>{_CSS}</style></head>
+<body><header><h1>bpnb run {e(run_dir.name)}</h1></header><main>{warn}
+<p>kind <b>{man.get('kind')}</b> · profile <b>{e(str(prof))}</b> · {e(source_label(src) if src else '')}<br>
 commit {g.get('commit') or 'unknown'}{' (dirty tree)' if g.get('dirty') else ''} · started {man.get('started')} · ended {man.get('ended')} · status <b>{man.get('status')}</b></p>
-<h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>seconds</th><th>error</th></tr>{''.join(rows)}</table>
-<h2>Figures</h2>{''.join(figs) or '<p>none</p>'}</main></body></html>"""
+<nav>{''.join(nav)}<a href='#s-notebooks'>notebooks</a></nav>
+{''.join(parts) or '<p>No tables or figures.</p>'}
+<h2 id='s-notebooks'>Notebooks, in the order they ran</h2><table><tr><th>notebook</th><th>status</th><th>seconds</th><th>error</th></tr>{''.join(rows)}</table>
+</main></body></html>"""
     return atomic_write_text(rep/'index.html', page)

@@ -1,5 +1,5 @@
 """The static HTML report of a run, checked in headless Chromium from screenshots."""
-import shutil, subprocess
+import re, shutil, subprocess
 import numpy as np
 from PIL import Image
 from conftest import bpnb
@@ -28,6 +28,10 @@ def test_report_renders_index_and_figure(tiny, tmp_path):
     bpnb('paper', '--nbs', tiny, '--out', run, '--figures', tmp_path/'figs', '--data', tmp_path, '--quiet', check=0)
     index = run/'report'/'index.html'
     assert index.is_file() and {'01_first.html', '02_second.html', '03_third.html'} <= {p.name for p in index.parent.iterdir()}
+    page = index.read_text()
+    # the landing page: the notebooks in the order they ran, each table as an HTML table with its caption, then the figures
+    assert re.findall(r"<td><a href='[^']*'>(\w+)</a></td><td class='done'>", page) == ['01_first', '02_second', '03_third']
+    assert page.index("<p class='cap'>n and its square</p>") < page.index("<td class='right'>1</td>") < page.index("src='figures/red_square.png'")
     img = screenshot(index, tmp_path/'index.png', tmp_path)
     assert share(img, HEADER) > 0.01, 'the index page header did not render'
     assert share(img, RED) > 0.002, 'the figure on the index page did not render'
