@@ -214,6 +214,7 @@ def _ba_figure(cells, ncols, marginal, ci_bars, gridsize, ci, n_boot, title, sou
     nrows = -(-len(cells)//ncols)
     fig = plt.figure(figsize=(ncols*(6.4 if marginal else 5.4), nrows*4.4 + .5), layout='constrained')
     gs = fig.add_gridspec(nrows, ncols*(2 if marginal else 1), width_ratios=[5, 1]*ncols if marginal else None)
+    row_m = None                                   # the first panel's histogram axis of the current row
     for k, (df, t, b, xlim, ylim, vmax, head) in enumerate(cells):
         r, c = divmod(k, ncols)
         ax = fig.add_subplot(gs[r, 2*c if marginal else c])
