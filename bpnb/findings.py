@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import h5py
-from .config import ARCHS
 from .provenance import read_table
 from .runs import TrainingRecord, TRAIN_STAGE, run_outputs
 from .metrics import TARGETS, read_predictions, paired_bootstrap, metrics
 
 # %% auto #0
-__all__ = ['FINDINGS', 'COLUMNS', 'MIXED_STAGE', 'SWEEP_STAGE', 'test_oracle', 'network_findings', 'mixed_split_findings',
-           'personalization_findings', 'rppg_findings', 'sweep_findings', 'check_findings', 'failed']
+__all__ = ['FINDINGS', 'COLUMNS', 'MIXED_STAGE', 'SWEEP_STAGE', 'oracle_on_test_windows', 'network_findings',
+           'mixed_split_findings', 'personalization_findings', 'rppg_findings', 'sweep_findings', 'check_findings',
+           'failed']
 
 # %% ../nbs/50_findings.ipynb #080e2573
 FINDINGS = ('networks', 'mixed_split', 'personalization', 'rppg', 'sweep')
@@ -26,7 +26,7 @@ def _row(finding, what, claim, measured, holds): return dict(finding=finding, wh
 def _absent(finding, why): return [_row(finding, '-', 'not checked', why, None)]
 
 # %% ../nbs/50_findings.ipynb #f7507cb9
-def test_oracle(rec:TrainingRecord, # a training record whose predictions have a `window` column
+def oracle_on_test_windows(rec:TrainingRecord, # a training record whose predictions have a `window` column
                ) -> dict|None:
     "The generator's calibration-free oracle MAE per target on the record's test windows; None for data that is not a SYNTHETIC cohort."
     from bpnb.synthetic import window_oracle
@@ -54,7 +54,7 @@ def network_findings(run_dir:Path|str, # a paper run
     rows = []
     for r in recs:
         pred, base = read_predictions(r.predictions), read_predictions(r.baseline)
-        oracle = test_oracle(r)
+        oracle = oracle_on_test_windows(r)
         for t in TARGETS:
             d = paired_bootstrap(pred, base, t, n_boot, seed=seed)
             o = np.nan if oracle is None else oracle[t]
