@@ -86,40 +86,30 @@ def mixed_split_findings(run_dir:Path|str, # a paper run
     return rows
 
 # %% ../nbs/50_findings.ipynb #fcbc9732
-def _tables(run_dir, prefix):
-    "The CSV tables of a run (and its sub-runs) whose file name starts with `prefix`: (name, DataFrame)."
-    return [(f.stem, read_table(f)) for f, n in run_outputs(run_dir, 'tables') if f.suffix == '.csv' and f.name.startswith(prefix)]
+def _overall(run_dir, prefix):
+    "The `all` row (MAE over every test window) of each before/after table of a run whose file name starts with `prefix`: (name, row)."
+    return [(f.stem, read_table(f).set_index('subject').loc['all']) for f, n in run_outputs(run_dir, 'tables')
+            if f.suffix == '.csv' and f.name.startswith(prefix)]
 
 def personalization_findings(run_dir:Path|str, # a paper run
                              min_gain:float=0.3, # the least relative reduction of the MAE (0.3: 30 %)
                             ) -> list[dict]:
     "Finding `personalization`: fine-tuning lowers the MAE by at least `min_gain` and beats the subject-mean calibration baseline."
-    tabs = _tables(run_dir, 'personalization_mae_')
+    tabs = _overall(run_dir, 'personalization_mae_')
     if not tabs: return _absent('personalization', f'no personalization table (personalization_mae_*) in {run_dir}')
-    rows = []
-    for name, tab in tabs:
-        a = tab.set_index('subject').loc['all']
-        for t in TARGETS:
-            pre, post, sm = a[f'{t} MAE before'], a[f'{t} MAE after'], a[f'{t} MAE subject mean']
-            rows.append(_row('personalization', f"{name} {t}",
-                             f'MAE after <= {1 - min_gain:.0%} of before, and below the subject-mean baseline',
-                             f'before {pre:.2f}, after {post:.2f} ({post/pre - 1:+.0%}), subject mean {sm:.2f}',
-                             bool(post <= (1 - min_gain)*pre and post < sm)))
-    return rows
+    return [_row('personalization', f"{name} {t}", f'MAE after <= {1 - min_gain:.0%} of before, and below the subject-mean baseline',
+                 f'before {pre:.2f}, after {post:.2f} ({post/pre - 1:+.0%}), subject mean {sm:.2f}', bool(post <= (1 - min_gain)*pre and post < sm))
+            for name, a in tabs for t in TARGETS
+            for pre, post, sm in [(a[f'{t} MAE before'], a[f'{t} MAE after'], a[f'{t} MAE subject mean'])]]
 
 def rppg_findings(run_dir:Path|str, # a paper run
                  ) -> list[dict]:
     "Finding `rppg`: fine-tuning on rPPG lowers the MAE of the PPG-trained network."
-    tabs = _tables(run_dir, 'rppg_transfer_mae_')
+    tabs = _overall(run_dir, 'rppg_transfer_mae_')
     if not tabs: return _absent('rppg', f'no rPPG transfer table (rppg_transfer_mae_*) in {run_dir}')
-    rows = []
-    for name, tab in tabs:
-        a = tab.set_index('subject').loc['all']
-        for t in TARGETS:
-            pre, post = a[f'{t} MAE before'], a[f'{t} MAE after']
-            rows.append(_row('rppg', f"{name} {t}", 'MAE after rPPG fine-tuning below MAE before',
-                             f'before {pre:.2f}, after {post:.2f} ({post - pre:+.2f} mmHg)', bool(post < pre)))
-    return rows
+    return [_row('rppg', f"{name} {t}", 'MAE after rPPG fine-tuning below MAE before',
+                 f'before {pre:.2f}, after {post:.2f} ({post - pre:+.2f} mmHg)', bool(post < pre))
+            for name, a in tabs for t in TARGETS for pre, post in [(a[f'{t} MAE before'], a[f'{t} MAE after'])]]
 
 # %% ../nbs/50_findings.ipynb #d1767858
 SWEEP_STAGE = '32_input_length'
