@@ -32,7 +32,7 @@ paper: $(STAMP)
 	$(BIN)/bpnb paper --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(OUT),--out $(OUT))
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab nbs/
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) nbs/   # root (containers) needs --allow-root
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

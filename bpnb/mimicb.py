@@ -16,7 +16,8 @@ from .mimic3 import download_mimic3, read_log, read_mimic3_segment
 from .dataset import SPLITS, open_dataset, prepare, split as split_dataset, load_split, save_split
 
 # %% auto #0
-__all__ = ['make_dataset', 'records_status', 'window_rejections', 'split_sizes', 'split_like', 'plot_record_vs_real']
+__all__ = ['make_dataset', 'records_status', 'window_rejections', 'plot_window_rejections', 'split_sizes', 'split_like',
+           'plot_record_vs_real']
 
 # %% ../nbs/17_mimicb.ipynb #28d508e3
 def _check(win_s, overlap, min_windows, split_mode, n_windows):
@@ -86,7 +87,25 @@ def window_rejections(log:pd.DataFrame, # a download log
     rej = pd.DataFrame({'rule': ['windows cut', *RULES, 'windows kept'],
                         'windows': [cut, *[int(ok[r].sum()) for r in RULES], int(ok['n_windows'].sum())]})
     rej['share (%)'] = 100 * rej['windows'] / max(cut, 1)
+    rej['criterion'] = ['every window cut from the records read', *RULES.values(), 'passed every rule']
     return rej
+
+def plot_window_rejections(rej:pd.DataFrame, # `window_rejections`
+                           source:str='', # data source, in the title
+                          ):
+    "Horizontal bars: windows removed by each rule (first rule that removed it) and windows kept, as a share of the windows cut."
+    import matplotlib.pyplot as plt, seaborn as sns
+    d = rej[rej['rule'] != 'windows cut'].reset_index(drop=True)
+    d['rule'] = d['rule'].replace({'nan': 'NaN samples'})                  # 'nan' alone reads as a missing value
+    cut = int(rej.loc[rej['rule'] == 'windows cut', 'windows'].iloc[0])
+    fig, ax = plt.subplots(figsize=(7.5, 0.45*len(d) + 1.4))
+    sns.barplot(d, y='rule', x='share (%)', hue=np.where(d['rule'] == 'windows kept', 'kept', 'removed'),
+                palette={'kept': 'tab:green', 'removed': 'tab:red'}, legend=False, ax=ax)
+    for y, (n, sh) in enumerate(zip(d['windows'], d['share (%)'])): ax.text(sh, y, f"  {n:,} ({sh:.1f} %)", va='center', fontsize=8)
+    ax.set_xlim(0, 118); ax.set_ylabel(''); ax.set_xlabel(f'share of the {cut:,} windows cut (%)')
+    ax.set_title(f"Windows removed by each plausibility rule (first rule that removed it)\n{source}", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/17_mimicb.ipynb #3274fe5d
 def split_sizes(h5:Path|str, # a dataset written by `bpnb.dataset.prepare`

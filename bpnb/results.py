@@ -4,7 +4,7 @@
 
 # %% ../nbs/32_results.ipynb #dbfbb089
 from __future__ import annotations
-import json
+import json, re
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -196,7 +196,7 @@ def save_tables(ctx, # a `bpnb.runs.RunContext`
 # %% ../nbs/32_results.ipynb #b29825f7
 FIGURES = ('error_vs_true', 'bland_altman', 'pred_vs_true', 'learning_curves')  # the kinds of figure of a run
 
-def _slug(name): return ''.join(c if c.isalnum() or c in '-_' else '_' for c in name).strip('_')
+def _slug(name): return re.sub('_+', '_', ''.join(c if c.isalnum() or c == '-' else '_' for c in name)).strip('_')   # one '_' at most: '__' separates sub-run folders
 
 def save_figures(ctx, # a `bpnb.runs.RunContext`
                  preds:dict, # model name -> predictions; names starting 'mean baseline' are baselines

@@ -13,9 +13,9 @@ from .provenance import make_manifest, write_manifest, read_manifest, now_iso, d
 from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, stage_dir, TrainingRecord
 
 # %% auto #0
-__all__ = ['STAGE_RE', 'parameters_cell', 'declared_parameters', 'discover_stages', 'StageFailed', 'run_hash', 'console_relay',
-           'execute', 'collect_outputs', 'run_paper', 'parse_value', 'grid', 'headline_metrics', 'run_batch',
-           'run_order', 'build_report']
+__all__ = ['STAGE_RE', 'parameters_cell', 'declared_parameters', 'discover_stages', 'CleanLog', 'StageFailed', 'run_hash',
+           'console_relay', 'execute', 'collect_outputs', 'run_paper', 'parse_value', 'grid', 'headline_metrics',
+           'run_batch', 'run_order', 'build_report']
 
 # %% ../nbs/03_runner.ipynb #da423486
 STAGE_RE = re.compile(r'^\d+[a-z]?_[\w-]+\.ipynb$')
@@ -46,6 +46,22 @@ def discover_stages(nbs:Path|str|None=None, # folder of stage notebooks; default
     return stages
 
 # %% ../nbs/03_runner.ipynb #5e35cdee
+class CleanLog:
+    "A stage's log file as a reader wants it: no terminal colour codes, and of a progress bar redrawn with '\\r' only its last state."
+    ANSI = re.compile(r'\x1b\[[0-9;?]*[ -/]*[@-~]')
+    def __init__(self, f): self.f, self.line = f, ''
+    @staticmethod
+    def _last(line): return ([p for p in line.split('\r') if p.strip()] or [''])[-1]
+    def write(self, s:str):
+        *done, self.line = (self.line + self.ANSI.sub('', s)).split('\n')
+        for l in done: self.f.write(self._last(l) + '\n')
+        self.line = self._last(self.line) + ('\r' if self.line.endswith('\r') else '')   # only the bar's latest state is held
+        return len(s)
+    def flush(self): self.f.flush()
+    def close(self):
+        if self.line.strip('\r'): self.f.write(self.line.strip('\r') + '\n')
+        self.line = ''; self.f.flush()
+
 class StageFailed(RuntimeError):
     "A stage notebook raised: which stage, which cell, what error."
     def __init__(self, stage, cell_index=None, source='', ename='', evalue='', output=None, log=None):
@@ -113,7 +129,8 @@ def execute(nb_path:Path|str, # notebook to run
     os.environ['PATH'] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get('PATH', '')
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
     t0 = time.time()
-    with open(log, 'w') as lf, console_relay(run_dir, show=progress):
+    with open(log, 'w') as raw, console_relay(run_dir, show=progress):
+        lf = CleanLog(raw)
         try:
             pm.execute_notebook(str(nb_path), str(out), parameters=params, kernel_name='python3', cwd=str(nb_path.parent),
                                 progress_bar=dict(desc=f'  {name}', unit='cell', leave=False) if progress else False,
@@ -126,6 +143,7 @@ def execute(nb_path:Path|str, # notebook to run
             rec.update(status='failed', error=f'{type(e).__name__}: {e}')
             err = StageFailed(name, None, '', type(e).__name__, str(e), out, log)
         finally:
+            lf.close()
             rec.update(ended=now_iso(), seconds=round(time.time() - t0, 2))
             state = _state(run_dir); state[name] = rec; _save_state(run_dir, state)
     if rec['status'] == 'failed': raise err

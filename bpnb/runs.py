@@ -191,7 +191,7 @@ class RunContext:
         "Add the provenance footer and save `fig` as PNG and PDF under `run_dir/figures/`."
         out = self.run_dir/'figures'; out.mkdir(exist_ok=True)
         fig.canvas.draw()
-        bb = fig.get_tightbbox(fig.canvas.get_renderer()).transformed(fig.dpi_scale_trans.inverted())
+        bb = fig.get_tightbbox(fig.canvas.get_renderer())                    # in inches (Figure.get_tightbbox)
         fig.text(0.01, bb.y0/fig.get_figheight() - 0.01, self.footer(), fontsize=7, color='0.3', ha='left', va='top')
         for ext in ('png', 'pdf'):
             with atomic_path(out/f'{name}.{ext}') as tmp: fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches='tight')

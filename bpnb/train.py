@@ -15,7 +15,7 @@ import tensorflow as tf
 from .config import console, set_seed, atomic_path, atomic_write_text, WIN_S, FS, ARCHS
 from .provenance import make_manifest, now_iso
 from .runs import RunContext, TrainingRecord, run_data, dataset_dir, models_dir, stage_of, TRAIN_STAGE
-from .models import build_model, custom_objects
+from .models import build_model, custom_objects, LabelScale
 from .dataset import load_split, dataset_info
 from .inputs import h5_dataset
 from .metrics import mean_baseline, metrics_table
@@ -57,32 +57,42 @@ def make_model(arch:str, # one of `ARCHS`
 # %% ../nbs/21_train.ipynb #1b57f0b2
 def save_model(model:keras.Model, # a (possibly compiled) network
                path:Path|str, # the `.keras` file to write
+               weights:list|None=None, # weights to save (`model.get_weights()` layout); None: the model's own
               ) -> Path:
     "Save `model` (architecture and weights, no optimizer state) to the `.keras` file `path`, atomically."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix != '.keras': raise ValueError(f"save_model: {path} must end in .keras")
     tmp = path.with_name(f'.{path.stem}.partial.keras')
     twin = keras.Model.from_config(model.get_config(), custom_objects=custom_objects())  # uncompiled: no optimizer
-    twin.set_weights(model.get_weights())
+    twin.set_weights(model.get_weights() if weights is None else weights)
     try: twin.save(tmp); os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
 
 # %% ../nbs/21_train.ipynb #83ae9719
 class BestCheckpoint(keras.callbacks.Callback):
-    "Keep the weights of the lowest validation loss in memory and in a `.keras` file (written atomically)."
+    "Keep the weights of the lowest validation loss in memory, and in a `.keras` file (atomically) at the end and at most every `every` seconds."
     def __init__(self, path:Path|str, # the `.keras` file
                  monitor:str='val_loss', # the logged quantity to minimise
+                 every:float=300., # seconds: an improvement is written during training when the last write is at least this old
                 ):
         super().__init__()
-        self.path, self.monitor = Path(path), monitor
-        self.best, self.best_epoch, self.weights = np.inf, None, None
+        self.path, self.monitor, self.every = Path(path), monitor, every
+        self.best, self.best_epoch, self.weights, self.pending, self.writes = np.inf, None, None, False, 0
 
+    def on_train_begin(self, logs=None): self.written_at = time.time()
     def on_epoch_end(self, epoch, logs=None):
         v = (logs or {}).get(self.monitor)
         if v is None or not np.isfinite(v) or v >= self.best: return
-        self.best, self.best_epoch, self.weights = float(v), epoch + 1, self.model.get_weights()
-        save_model(self.model, self.path)
+        self.best, self.best_epoch, self.weights, self.pending = float(v), epoch + 1, self.model.get_weights(), True
+        if time.time() - self.written_at >= self.every: self.write()
+    def on_train_end(self, logs=None): self.write()
+
+    def write(self):
+        "Write the best weights so far to the file, if not yet written."
+        if not self.pending: return
+        save_model(self.model, self.path, self.weights)
+        self.pending, self.written_at, self.writes = False, time.time(), self.writes + 1
 
     def restore(self):
         "Put the best weights back into the model (no-op if no epoch improved)."
@@ -116,28 +126,35 @@ MIN_SD = 2.  # mmHg: test predictions that spread less than this are a constant,
 
 def init_heads(model:keras.Model, # a network with Dense heads named SBP and DBP
                y_mean, # the training-label means (SBP, DBP)
+               y_sd, # the training-label standard deviations (SBP, DBP)
               ) -> keras.Model:
-    "Make the SBP and DBP heads linear and set their biases to the training-label means (in place)."
-    for name, m in zip(('SBP', 'DBP'), np.asarray(y_mean, float)):
+    "Make the SBP and DBP heads predict `mean + sd*z` (`LabelScale`) with `z` starting at 0: the network starts as the mean baseline (in place)."
+    for name, m, s in zip(('SBP', 'DBP'), np.asarray(y_mean, float), np.asarray(y_sd, float)):
+        if not s > 0: raise ValueError(f"init_heads: the {name} training labels have standard deviation {s}; nothing to learn")
         head = model.get_layer(name)
-        head.activation = keras.activations.linear
-        w, b = head.get_weights(); head.set_weights([w, np.full_like(b, m)])
+        head.activation = LabelScale(m, s)                  # linear: no ReLU left to die; unit-scale targets for the optimizer
+        head.set_weights([np.zeros_like(w) for w in head.get_weights()])
     return model
 
 def recalibrate_batchnorm(model:keras.Model, # a network (BatchNorm statistics changed in place)
                           ds, # batches `(x, y)` of training windows
-                          max_batches:int=50, # at most this many batches
+                          max_batches:int=20, # at most this many batches
                          ) -> int:
     "Re-estimate every BatchNorm layer's moving mean and variance as the average over `ds` with the current weights, dropout off; return the batches used."
     bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
     drops = [l for l in model.layers if isinstance(l, keras.layers.Dropout)]
     if not bns: return 0
     momenta, rates, n = [l.momentum for l in bns], [l.rate for l in drops], 0
+    total = [[np.zeros(l.moving_mean.shape), np.zeros(l.moving_variance.shape)] for l in bns]
     try:
         for l in drops: l.rate = 0.
+        for l in bns: l.momentum = 0.                     # each batch's statistics replace the moving ones; we average them here
+        step = tf.function(lambda x: model(x, training=True), reduce_retracing=True)   # compiled: eager mode would run an RNN step by step
         for x, _ in ds.take(max_batches):
-            for l in bns: l.momentum = n/(n + 1)          # the first batch replaces the statistics, later ones average in
-            model(x, training=True); n += 1
+            step(x); n += 1
+            for t, l in zip(total, bns): t[0] += l.moving_mean.numpy(); t[1] += l.moving_variance.numpy()
+        for t, l in zip(total, bns):
+            if n: l.moving_mean.assign(t[0]/n); l.moving_variance.assign(t[1]/n)
     finally:
         for l, m in zip(bns, momenta): l.momentum = m
         for l, r in zip(drops, rates): l.rate = r
@@ -145,7 +162,7 @@ def recalibrate_batchnorm(model:keras.Model, # a network (BatchNorm statistics c
 
 class RecalibrateBatchNorm(keras.callbacks.Callback):
     "Before every validation, re-estimate the BatchNorm statistics on training windows (`recalibrate_batchnorm`)."
-    def __init__(self, ds, max_batches:int=50): super().__init__(); self.ds, self.max_batches = ds, max_batches
+    def __init__(self, ds, max_batches:int=20): super().__init__(); self.ds, self.max_batches = ds, max_batches
     def on_test_begin(self, logs=None): recalibrate_batchnorm(self.model, self.ds, self.max_batches)
 
 class EpochLine(keras.callbacks.Callback):
@@ -242,7 +259,7 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     strategy = distribution_strategy()
     with strategy.scope():
         model = make_model(arch, info['shape'][1], derivatives, info.get('fs', FS), mixed_precision, build)
-        if mode == 'fixed': init_heads(model, y_train.mean(0))
+        if mode == 'fixed': init_heads(model, y_train.mean(0), y_train.std(0))
         opt = keras.optimizers.Adam(lr)
         if mixed_precision: opt = keras.optimizers.LossScaleOptimizer(opt)
         model.compile(opt, loss={'SBP': 'mse', 'DBP': 'mse'}, metrics={'SBP': ['mae'], 'DBP': ['mae']})
@@ -266,6 +283,7 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
         return atomic_write_text(f['manifest'], json.dumps(m, indent=1, default=str))
     try: hist = model.fit(ds['train'], validation_data=ds['val'], epochs=epochs, callbacks=cbs, verbose=2 if progress else 0)
     except KeyboardInterrupt:
+        ckpt.write()                                   # the best weights so far are not lost
         manifest('interrupted', epochs_run=len(pd.read_csv(f['history'])) if f['history'].is_file() else 0); raise
     ckpt.restore()
     y_est = np.concatenate(model.predict(ds['test'], verbose=0), axis=1)
