@@ -98,9 +98,10 @@ def personalization_findings(run_dir:Path|str, # a paper run
     tabs = _overall(run_dir, 'personalization_mae_')
     if not tabs: return _absent('personalization', f'no personalization table (personalization_mae_*) in {run_dir}')
     return [_row('personalization', f"{name} {t}", f'MAE after <= {1 - min_gain:.0%} of before, and below the subject-mean baseline',
-                 f'before {pre:.2f}, after {post:.2f} ({post/pre - 1:+.0%}), subject mean {sm:.2f}', bool(post <= (1 - min_gain)*pre and post < sm))
+                 f'before {pre:.2f}, after {post:.2f} ({post/pre - 1:+.0%}), subject mean {sm:.2f}'
+                 + (f', before + offset {off:.2f} (one-point calibration)' if pd.notna(off) else ''), bool(post <= (1 - min_gain)*pre and post < sm))
             for name, a in tabs for t in TARGETS
-            for pre, post, sm in [(a[f'{t} MAE before'], a[f'{t} MAE after'], a[f'{t} MAE subject mean'])]]
+            for pre, post, sm, off in [(a[f'{t} MAE before'], a[f'{t} MAE after'], a[f'{t} MAE subject mean'], a.get(f'{t} MAE before + offset'))]]
 
 def rppg_findings(run_dir:Path|str, # a paper run
                  ) -> list[dict]:

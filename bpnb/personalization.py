@@ -204,7 +204,7 @@ def subject_windows(h5:Path|str, # a bpnb dataset
 
 # %% ../nbs/40_personalization.ipynb #836e287c
 PERS_COLS = ['subject', 'SBP_true', 'DBP_true', 'SBP_est_prepers', 'DBP_est_prepers', 'SBP_est_postpers', 'DBP_est_postpers',
-             'SBP_est_submean', 'DBP_est_submean', 'window']
+             'SBP_est_submean', 'DBP_est_submean', 'SBP_est_offset', 'DBP_est_offset', 'window']
 
 def personalize_subject(model:keras.Model, # the pretrained network (not changed: a copy is fine-tuned)
                         x:np.ndarray, # all windows of the subject in time order, n x L
@@ -220,13 +220,15 @@ def personalize_subject(model:keras.Model, # the pretrained network (not changed
     sp = personalization_split(len(x), pick, protocol=protocol, seed=seed)
     tr, va, te = sp['train'], sp['val'], sp['test']
     net = copy_model(model)
-    pre = predict_bp(net, x[te])
+    pre, pre_tr = predict_bp(net, x[te]), predict_bp(net, x[tr])
     ft = fine_tune(net, x[tr], y[tr], x[va], y[va], seed=seed, **kw)
     post, mu = predict_bp(net, x[te]), np.asarray(y[tr], float).mean(0)
+    off = pre + (np.asarray(y[tr], float) - pre_tr).mean(0)                      # one-point calibration of the pretrained network
     w = np.arange(len(x)) if windows is None else np.asarray(windows)
     df = pd.DataFrame({'subject': subject, 'SBP_true': y[te, 0], 'DBP_true': y[te, 1], 'SBP_est_prepers': pre[:, 0],
                        'DBP_est_prepers': pre[:, 1], 'SBP_est_postpers': post[:, 0], 'DBP_est_postpers': post[:, 1],
-                       'SBP_est_submean': mu[0], 'DBP_est_submean': mu[1], 'window': w[te]})
+                       'SBP_est_submean': mu[0], 'DBP_est_submean': mu[1], 'SBP_est_offset': off[:, 0],
+                       'DBP_est_offset': off[:, 1], 'window': w[te]})
     return df[PERS_COLS], ft, sp
 
 # %% ../nbs/40_personalization.ipynb #5fe5a7ad
@@ -277,7 +279,7 @@ def subjects_to_personalize(h5:Path|str, # the dataset the network was trained o
     return chosen
 
 # %% ../nbs/40_personalization.ipynb #c7cd7eec
-PREDICTORS = {'prepers': 'before', 'postpers': 'after', 'submean': 'subject mean', 'popmean': 'population mean'}
+PREDICTORS = {'prepers': 'before', 'postpers': 'after', 'submean': 'subject mean', 'offset': 'before + offset', 'popmean': 'population mean'}
 
 def pretrained_label(rec, # a `bpnb.runs.TrainingRecord`
                     ) -> str:
@@ -300,7 +302,7 @@ class Personalization:
     "What `personalize_run` did: predictions, a log per subject, the before/after table, and what it started from."
     predictions: pd.DataFrame # `PERS_COLS` plus the population mean `*_est_popmean`
     log: pd.DataFrame # windows, epochs and layers per subject
-    table: pd.DataFrame # `before_after` of the four predictors in `PREDICTORS`
+    table: pd.DataFrame # `before_after` of the predictors in `PREDICTORS`
     pretrained: object # the `TrainingRecord` of the network
     params: dict # pick, protocol, k, epochs, patience, lr, seed
     source: str # the dataset's data source
@@ -317,8 +319,8 @@ class Personalization:
     def caption(self) -> str:
         "The caption of the before/after table."
         return (f"PPG personalization MAE (mmHg) per test subject and over all test windows ('all'): {self.pretrained.arch} "
-                f"before and after fine-tuning; baselines: the subject's mean BP of its fine-tuning windows, and the training "
-                f"split's mean. Ran: {self.mode}. {pretrained_label(self.pretrained)}. {self.source}")
+                f"before and after fine-tuning; baselines: the subject's mean BP of its fine-tuning windows, the network before "
+                f"fine-tuning shifted by its mean error on them (one-point calibration), and the training split's mean. Ran: {self.mode}. {pretrained_label(self.pretrained)}. {self.source}")
 
     def log_caption(self) -> str:
         "The caption of the per-subject log."
