@@ -75,6 +75,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--limit', type=int, default=None, help='mimic3: at most this many records')
     s.add_argument('--workers', type=int, default=2, help='mimic3: parallel processes (default: 2)')
     s.add_argument('--scheduler', default=None, help='mimic3: address of a dask.distributed scheduler to run records on')
+    s.add_argument('--mode', choices=LABEL_MODES, default='fixed', help='mimic3: how the windows are labelled, fixed (default) '
+                   'or paper (the published labels); one mode per output folder, and `prepare --mode` must match it')
     s = sub.add_parser('prepare', help='windows of a source -> one HDF5 dataset (ppg, label, subject_idx)',
                        description='Collect the labelled windows of a source into an HDF5 file in the paper\'s layout, '
                        'with per-subject and total caps; written atomically.')
@@ -141,7 +143,8 @@ def _download(a) -> int:
     if a.scheduler:
         from dask.distributed import Client
         executor = Client(a.scheduler).get_executor()
-    log = mimic3.download_mimic3(records, a.output, mirror=a.mirror, limit=a.limit, workers=a.workers, executor=executor)
+    log = mimic3.download_mimic3(records, a.output, mirror=a.mirror, limit=a.limit, workers=a.workers, executor=executor,
+                                 label_mode=a.mode)
     print(log.status.value_counts().to_string())
     return 0
 

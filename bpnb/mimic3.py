@@ -11,7 +11,7 @@ import pandas as pd
 import wfdb
 from tqdm import tqdm
 from .config import FS, WIN_S, atomic_path, atomic_write_text
-from .signals import RULES, record_windows
+from .signals import RULES, record_windows, check_label_mode
 
 # %% auto #0
 __all__ = ['SEGMENT_RE', 'MIRROR_PREFIXES', 'LOG_NAME', 'PARAMS_NAME', 'LOG_COLS', 'segment_parts', 'mimic3_record_list',
@@ -112,6 +112,7 @@ def process_segment(segment:str, # '<dir>/<record>_<segment>'
                     win_s:float=WIN_S, # window length in s
                     overlap:float=0.5, # window overlap (fraction)
                     max_nan_s:float|None=10., # skip records with a longer NaN run (s); None: never
+                    label_mode:str='fixed', # 'fixed' or 'paper' labels (`bpnb.signals.LABEL_MODES`)
                    ) -> dict:
     "Read one segment, window it and write its window file; return its log row (data problems are logged, not raised)."
     t0, subject = time.time(), segment_parts(segment)[1]
@@ -125,11 +126,11 @@ def process_segment(segment:str, # '<dir>/<record>_<segment>'
             n, at = longest_nan_run(x)
             if max_nan_s is not None and n > max_nan_s*fs:
                 raise SkipRecord(f"NaN run of {n/fs:.1f} s in {what} at {at/fs:.1f} s (limit {max_nan_s:g} s)")
-        try: ws = record_windows(ppg, abp, fs, win_s, overlap, name=segment)
+        try: ws = record_windows(ppg, abp, fs, win_s, overlap, name=segment, label_mode=label_mode)
         except ValueError as e: raise SkipRecord(str(e)) from None
         except Exception as e: raise SkipRecord(f"detection failed: {type(e).__name__}: {e}") from None
         meta = dict(record=segment, subject=subject, fs=fs, win_s=win_s, overlap=overlap, n_total=ws.n_total,
-                    rejected=ws.rejected, rejected_first=ws.rejected_first, source='mimic3wdb',
+                    rejected=ws.rejected, rejected_first=ws.rejected_first, source='mimic3wdb', label_mode=label_mode,
                     mirror=None if mirror is None else str(mirror))
         with atomic_path(window_file(output, segment)) as tmp, open(tmp, 'wb') as fh:
             np.savez(fh, ppg=ws.ppg, label=ws.label, start=ws.start, meta=np.array(json.dumps(meta)))
@@ -157,6 +158,7 @@ def _check_params(output, params):
     p = Path(output)/PARAMS_NAME
     if p.is_file():
         old = json.loads(p.read_text())
+        old.setdefault('label_mode', 'fixed')             # folders written before label modes existed hold fixed labels
         if old != params: raise ValueError(f"{output} holds windows made with {old}, not {params}; use another output folder")
     else: atomic_write_text(p, json.dumps(params, indent=1) + "\n")
 
@@ -177,11 +179,12 @@ def download_mimic3(records:str|Path|list, # record list file (`<dir>/<record>_<
                     overlap:float=0.5, # window overlap (fraction)
                     progress:bool=True, # show a tqdm progress bar
                     max_nan_s:float|None=10., # skip segments with a longer NaN run (s)
+                    label_mode:str='fixed', # 'fixed' (medians at the fiducials) or 'paper' (the published labels); fixed per output folder
                    ) -> pd.DataFrame:
     "Download MIMIC-III segments and write their labelled 7-s windows (paper Sec. 3.1, 3.3); resumable."
     segs = mimic3_record_list(records)[:limit]
     output = Path(output); output.mkdir(parents=True, exist_ok=True)
-    _check_params(output, dict(fs=fs, win_s=win_s, overlap=overlap, max_nan_s=max_nan_s))
+    _check_params(output, dict(fs=fs, win_s=win_s, overlap=overlap, max_nan_s=max_nan_s, label_mode=check_label_mode(label_mode)))
     logged = {r['record']: r for r in read_log(output).to_dict('records')}
     done = {}
     for s in segs:
@@ -190,7 +193,7 @@ def download_mimic3(records:str|Path|list, # record list file (`<dir>/<record>_<
         elif old and old['status'] == 'skipped': done[s] = old
     todo = [s for s in segs if s not in done]
     rows, new = {**logged, **done}, {}
-    args = (output, mirror, fs, win_s, overlap, max_nan_s)
+    args = (output, mirror, fs, win_s, overlap, max_nan_s, label_mode)
     own = executor is None and workers > 0 and len(todo) > 0
     ex = cf.ProcessPoolExecutor(workers) if own else executor
     bar = tqdm(total=len(segs), initial=len(done), desc='mimic3 segments', unit='seg', disable=not progress)

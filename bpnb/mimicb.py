@@ -39,6 +39,7 @@ def make_dataset(data:Path|str, # data root: a mimic3wdb-layout mirror or a `bpn
                  n_windows=None, # [train, val, test] windows drawn (the paper: [1000000, 250000, 250000]); None: all
                  like:Path|str|None=None, # a subject split folder whose subject assignment to reuse (`split_like`)
                  seed:int=42, # seed of caps and split (the paper: 42)
+                 label_mode:str='fixed', # 'fixed' or 'paper' labels (`bpnb.signals.LABEL_MODES`)
                  limit:int|None=None, # read at most this many records
                  workers:int=2, # parallel record readers (0: in this process)
                  progress:bool=True, # progress bars
@@ -53,17 +54,18 @@ def make_dataset(data:Path|str, # data root: a mimic3wdb-layout mirror or a `bpn
     out.mkdir(parents=True, exist_ok=True)
     params = dict(data=str(data), win_s=win_s, overlap=overlap, min_windows=min_windows, max_per_subject=max_per_subject,
                   max_total=max_total, split_mode=split_mode, n_windows=n_windows, seed=seed, limit=limit,
-                  like=None if like is None else str(Path(like).resolve()))
+                  like=None if like is None else str(Path(like).resolve()), **({} if label_mode == 'fixed' else dict(label_mode=label_mode)))
     h5, sp, stamp = out/'dataset.h5', out/'split', out/'dataset_params.json'
     if windows is None:
         windows = out/'windows'
         log = download_mimic3(records, windows, mirror=data, limit=limit, workers=workers, win_s=win_s,
-                              overlap=overlap, progress=progress)
+                              overlap=overlap, progress=progress, label_mode=label_mode)
     else: log = read_log(windows)
     reused = stamp.is_file() and json.loads(stamp.read_text()) == params and h5.is_file() and (sp/'split.json').is_file()
     if not reused:
         prepare('mimic3', windows, h5, win_s=win_s, overlap=overlap, min_windows=min_windows,
-                max_per_subject=max_per_subject, max_total=max_total, seed=seed, progress=progress)
+                max_per_subject=max_per_subject, max_total=max_total, seed=seed, progress=progress,
+                label_mode=label_mode)
         if like is None: split_dataset(h5, mode=split_mode, n_windows=n_windows, seed=seed, output=sp)
         else: split_like(h5, like, sp)
         atomic_write_text(stamp, json.dumps(params, indent=1))
