@@ -22,7 +22,7 @@ from .metrics import mean_baseline, metrics_table
 
 # %% auto #0
 __all__ = ['FLOAT32_LAYERS', 'PRED_COLS', 'MODES', 'LR', 'MIN_SD', 'distribution_strategy', 'mixed_precision_model', 'make_model',
-           'save_model', 'BestCheckpoint', 'predictions_frame', 'init_heads', 'recalibrate_batchnorm',
+           'save_model', 'BestCheckpoint', 'predictions_frame', 'init_heads', 'recalibrate_batchnorm', 'training_step',
            'RecalibrateBatchNorm', 'EpochLine', 'convergence', 'TrainResult', 'train', 'stage_dataset',
            'check_training_params', 'run_training']
 
@@ -139,6 +139,7 @@ def init_heads(model:keras.Model, # a network with Dense heads named SBP and DBP
 def recalibrate_batchnorm(model:keras.Model, # a network (BatchNorm statistics changed in place)
                           ds, # batches `(x, y)` of training windows
                           max_batches:int=20, # at most this many batches
+                          step=None, # a compiled `x -> model(x, training=True)` to reuse (tracing takes seconds); None: made here
                          ) -> int:
     "Re-estimate every BatchNorm layer's moving mean and variance as the average over `ds` with the current weights, dropout off; return the batches used."
     bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
@@ -149,7 +150,7 @@ def recalibrate_batchnorm(model:keras.Model, # a network (BatchNorm statistics c
     try:
         for l in drops: l.rate = 0.
         for l in bns: l.momentum = 0.                     # each batch's statistics replace the moving ones; we average them here
-        step = tf.function(lambda x: model(x, training=True), reduce_retracing=True)   # compiled: eager mode would run an RNN step by step
+        step = step or training_step(model)             # compiled: eager mode would run an RNN step by step
         for x, _ in ds.take(max_batches):
             step(x); n += 1
             for t, l in zip(total, bns): t[0] += l.moving_mean.numpy(); t[1] += l.moving_variance.numpy()
@@ -160,10 +161,16 @@ def recalibrate_batchnorm(model:keras.Model, # a network (BatchNorm statistics c
         for l, r in zip(drops, rates): l.rate = r
     return n
 
+def training_step(model:keras.Model) -> tf.types.experimental.GenericFunction:
+    "`model(x, training=True)` compiled; the layers' Python settings (BatchNorm momentum, dropout rate) are fixed when it is first called."
+    return tf.function(lambda x: model(x, training=True), reduce_retracing=True)
+
 class RecalibrateBatchNorm(keras.callbacks.Callback):
     "Before every validation, re-estimate the BatchNorm statistics on training windows (`recalibrate_batchnorm`)."
-    def __init__(self, ds, max_batches:int=20): super().__init__(); self.ds, self.max_batches = ds, max_batches
-    def on_test_begin(self, logs=None): recalibrate_batchnorm(self.model, self.ds, self.max_batches)
+    def __init__(self, ds, max_batches:int=20): super().__init__(); self.ds, self.max_batches, self.step = ds, max_batches, None
+    def on_test_begin(self, logs=None):
+        self.step = self.step or training_step(self.model)   # traced once, with momentum 0 and dropout off as recalibration sets them
+        recalibrate_batchnorm(self.model, self.ds, self.max_batches, self.step)
 
 class EpochLine(keras.callbacks.Callback):
     "One line per epoch for the terminal (`bpnb.config.console`): losses, validation MAE beside the mean baseline's, seconds."
