@@ -15,7 +15,7 @@ from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, st
 # %% auto #0
 __all__ = ['STAGE_RE', 'parameters_cell', 'declared_parameters', 'discover_stages', 'CleanLog', 'StageFailed', 'run_hash',
            'console_relay', 'execute', 'collect_outputs', 'run_paper', 'parse_value', 'grid', 'headline_metrics',
-           'run_batch', 'run_order', 'build_report']
+           'plot_batch', 'run_batch', 'run_order', 'build_report']
 
 # %% ../nbs/03_runner.ipynb #da423486
 STAGE_RE = re.compile(r'^\d+[a-z]?_[\w-]+\.ipynb$')
@@ -258,6 +258,28 @@ def headline_metrics(run_dir:Path|str, # a (sub-)run folder
                     f'{pre}converged': r.converged, f'{pre}best_epoch': r.best_epoch})
     return out
 
+def plot_batch(table, # `batch.csv` of a batch whose runs each trained one network (columns `SBP_MAE`, `baseline_SBP_MAE`, ...)
+               title:str='', # what the batch is, e.g. its folder name and data source
+              ):
+    "MAE of each run's network beside its mean baseline, SBP and DBP; runs that did not converge hatched and named so (None: no metrics)."
+    import matplotlib.pyplot as plt, seaborn as sns, pandas as pd
+    need = [f'{p}{t}_MAE' for t in ('SBP', 'DBP') for p in ('', 'baseline_')]
+    if not set(need) <= set(table.columns) or table[need].isna().all().all(): return None
+    ok = table.get('converged', pd.Series(True, index=table.index)).fillna(False).astype(bool)
+    runs = [r + ('' if c else '\n(did not converge)') for r, c in zip(table['run'], ok)]
+    long = pd.DataFrame([dict(run=r, target=t, predictor=w, MAE=row[f'{p}{t}_MAE'])
+                         for r, (_, row) in zip(runs, table.iterrows()) for t in ('SBP', 'DBP')
+                         for w, p in (('network', ''), ('mean baseline', 'baseline_'))])
+    g = sns.catplot(long, x='run', y='MAE', hue='predictor', col='target', kind='bar', palette=['tab:blue', '0.75'],
+                    height=3.6, aspect=max(1., 0.45*len(runs)), sharey=False)
+    g.set_titles('{col_name}'); sns.move_legend(g, 'upper left', bbox_to_anchor=(1, .85), title=None)
+    for ax in g.axes.flat:
+        for bar, (r, w) in zip(ax.patches, [(r, w) for w in ('network', 'mean baseline') for r in runs]):
+            if w == 'network' and '(did not converge)' in r: bar.set_hatch('//'); bar.set_alpha(.5)
+        ax.set_xlabel(''); ax.set_ylabel('test MAE (mmHg)'); ax.tick_params(axis='x', labelrotation=30 if len(runs) > 3 else 0, labelsize=8)
+    g.figure.suptitle(title, fontsize=10); g.figure.tight_layout()
+    return g.figure
+
 def run_batch(notebook:Path|str, # the notebook to run
               params:dict, # name -> list of values; their product is the batch
               profile:str='quick', # run profile for the other parameters
@@ -304,6 +326,11 @@ def run_batch(notebook:Path|str, # the notebook to run
     cols = ['run', *[f'param.{k}' for k in params], 'status', 'seconds', *mcols, 'error', 'output']
     table = pd.DataFrame([{**r, **(r.get('metrics') or {})} for r in results]).reindex(columns=cols)
     atomic_write_text(out/'batch.csv', table.to_csv(index=False))
+    fig = plot_batch(table, f"batch {out.name}: test MAE per run (network beside its mean baseline)\n{source_label(data_source(data))}")
+    if fig is not None:
+        import matplotlib.pyplot as plt
+        with atomic_path(out/'batch_mae.png') as tmp: fig.savefig(tmp, format='png', dpi=150, bbox_inches='tight')
+        plt.close(fig)
     man.update(ended=now_iso(), status='failed' if (table.status != 'done').any() else 'done',
                failures=table.loc[table.status != 'done', 'run'].tolist())
     write_manifest(out, man)
@@ -387,6 +414,9 @@ def build_report(run_dir:Path|str, # a run folder written by `run_paper` or `run
         parts.append(f"<h2 id='s-batch'>Comparison across the grid</h2><p>One row per run (<code>batch.csv</code>): its parameters, "
                      f"status, time and the headline test metrics of the network it trained.</p>"
                      + _table_of(pd.read_csv(run_dir/'batch.csv').drop(columns=['output'], errors='ignore')))
+        if (run_dir/'batch_mae.png').is_file():
+            (rep/'figures').mkdir(exist_ok=True); shutil.copyfile(run_dir/'batch_mae.png', rep/'figures'/'batch_mae.png')
+            parts.append("<figure><img src='figures/batch_mae.png' alt='batch_mae'><figcaption>batch_mae: the table's MAE as bars</figcaption></figure>")
         nav.append("<a href='#s-batch'>grid</a>")
     inv = inventory(run_dir); items, titles = paper_items(inv), {s[0]: s[1] for s in SECTIONS}
     (rep/'figures').mkdir(exist_ok=True)
