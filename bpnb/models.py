@@ -15,7 +15,7 @@ from .config import ARCHS, FS
 
 # %% auto #0
 __all__ = ['Derivatives', 'feature_len', 'min_input_len', 'alexnet_1d', 'resnet50_1d', 'slapnicar', 'lstm', 'build_model',
-           'LabelScale', 'custom_objects', 'rebuild_legacy_model', 'load_legacy_model']
+           'custom_objects', 'rebuild_legacy_model', 'load_legacy_model']
 
 # %% ../nbs/20_models.ipynb #97942cd0
 @keras.saving.register_keras_serializable(package='bpnb')
@@ -204,21 +204,10 @@ def build_model(name:str, # one of `ARCHS`: 'alexnet', 'resnet', 'slapnicar', 'l
     return _BUILDERS[name](input_len=input_len, derivatives=derivatives, fs=fs)
 
 # %% ../nbs/20_models.ipynb #d249e30c
-@keras.saving.register_keras_serializable('bpnb')
-class LabelScale:
-    "Activation of a `fixed`-mode head: the Dense output `z` (in training-label SDs) as mmHg, `sd*z + mean`."
-    def __init__(self, mean:float, sd:float): self.mean, self.sd = float(mean), float(sd)
-    def __call__(self, z): return z*self.sd + self.mean
-    def get_config(self) -> dict: return dict(mean=self.mean, sd=self.sd)
-    @classmethod
-    def from_config(cls, config): return cls(**config)
-    def __repr__(self): return f"LabelScale(mean={self.mean:g}, sd={self.sd:g})"
-
 def custom_objects() -> dict:
     "Custom layers `keras.models.load_model` needs for the bpnb and the published models (kapre STFT etc.)."
     objs = {'STFT': STFT, 'Magnitude': Magnitude, 'MagnitudeToDecibel': MagnitudeToDecibel, 'Derivatives': Derivatives}
-    return {**objs, **{f'Kapre>{k}': v for k, v in list(objs.items())[:3]}, 'bpnb>Derivatives': Derivatives,
-            'LabelScale': LabelScale, 'bpnb>LabelScale': LabelScale}
+    return {**objs, **{f'Kapre>{k}': v for k, v in list(objs.items())[:3]}, 'bpnb>Derivatives': Derivatives}
 
 # %% ../nbs/20_models.ipynb #86957159
 _LEGACY_NAMES = {'AlexNet_1D': 'alexnet', 'ResNet50_1D': 'resnet', 'Slapnicar_Model': 'slapnicar', 'LSTM': 'lstm'}

@@ -15,7 +15,7 @@ import tensorflow as tf
 from .config import console, set_seed, atomic_path, atomic_write_text, WIN_S, FS, ARCHS
 from .provenance import make_manifest, now_iso
 from .runs import RunContext, TrainingRecord, run_data, dataset_dir, models_dir, stage_of, TRAIN_STAGE
-from .models import build_model, custom_objects, LabelScale
+from .models import build_model, custom_objects
 from .dataset import load_split, dataset_info
 from .inputs import h5_dataset
 from .metrics import mean_baseline, metrics_table
@@ -126,14 +126,12 @@ MIN_SD = 2.  # mmHg: test predictions that spread less than this are a constant,
 
 def init_heads(model:keras.Model, # a network with Dense heads named SBP and DBP
                y_mean, # the training-label means (SBP, DBP)
-               y_sd, # the training-label standard deviations (SBP, DBP)
               ) -> keras.Model:
-    "Make the SBP and DBP heads predict `mean + sd*z` (`LabelScale`) with `z` starting at 0: the network starts as the mean baseline (in place)."
-    for name, m, s in zip(('SBP', 'DBP'), np.asarray(y_mean, float), np.asarray(y_sd, float)):
-        if not s > 0: raise ValueError(f"init_heads: the {name} training labels have standard deviation {s}; nothing to learn")
+    "Make the SBP and DBP heads linear and set their biases to the training-label means (in place)."
+    for name, m in zip(('SBP', 'DBP'), np.asarray(y_mean, float)):
         head = model.get_layer(name)
-        head.activation = LabelScale(m, s)                  # linear: no ReLU left to die; unit-scale targets for the optimizer
-        head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+        head.activation = keras.activations.linear
+        w, b = head.get_weights(); head.set_weights([w, np.full_like(b, m)])
     return model
 
 def recalibrate_batchnorm(model:keras.Model, # a network (BatchNorm statistics changed in place)
@@ -266,7 +264,7 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     strategy = distribution_strategy()
     with strategy.scope():
         model = make_model(arch, info['shape'][1], derivatives, info.get('fs', FS), mixed_precision, build)
-        if mode == 'fixed': init_heads(model, y_train.mean(0), y_train.std(0))
+        if mode == 'fixed': init_heads(model, y_train.mean(0))
         opt = keras.optimizers.Adam(lr)
         if mixed_precision: opt = keras.optimizers.LossScaleOptimizer(opt)
         model.compile(opt, loss={'SBP': 'mse', 'DBP': 'mse'}, metrics={'SBP': ['mae'], 'DBP': ['mae']})
