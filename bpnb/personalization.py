@@ -167,6 +167,7 @@ def fine_tune(model:keras.Model, # the network (changed in place: frozen and tra
               seed:int=42, # seed of the shuffling and dropout
               count:str='keras', # how layers are counted, see `freeze_all_but_last`
               verbose:int=0, # Keras' verbosity
+              calibrate:bool=False, # first shift the SBP/DBP head biases by the network's mean error on `x, y` (one-point calibration)
              ) -> FineTuned:
     "Freeze all but the last `k` layers, fine-tune with Adam/MSE and early stopping, keep the best validation epoch (paper Sec. 3.5, 3.6)."
     t0 = time.time()
@@ -175,6 +176,9 @@ def fine_tune(model:keras.Model, # the network (changed in place: frozen and tra
         if a.ndim != 2 or len(a) == 0 or np.shape(b) != (len(a), 2):
             raise ValueError(f"fine_tune: {nm or 'training'} windows must be N x L (N > 0) with N x 2 labels, got {a.shape} and {np.shape(b)}")
     set_seed(seed)
+    if calibrate:                                                 # start from the calibrated network, not from its offset
+        for name, e in zip(('SBP', 'DBP'), (np.asarray(y, float) - predict_bp(model, x)).mean(0)):
+            w, b = model.get_layer(name).get_weights(); model.get_layer(name).set_weights([w, b + np.float32(e)])
     names = freeze_all_but_last(model, k, count)
     w0 = {l.name: [w.numpy().copy() for w in l.weights] for l in model.layers}
     model.compile(keras.optimizers.Adam(lr), loss={'SBP': 'mse', 'DBP': 'mse'}, metrics={'SBP': ['mae'], 'DBP': ['mae']})
@@ -221,7 +225,7 @@ def personalize_subject(model:keras.Model, # the pretrained network (not changed
     tr, va, te = sp['train'], sp['val'], sp['test']
     net = copy_model(model)
     pre, pre_tr = predict_bp(net, x[te]), predict_bp(net, x[tr])
-    ft = fine_tune(net, x[tr], y[tr], x[va], y[va], seed=seed, **kw)
+    ft = fine_tune(net, x[tr], y[tr], x[va], y[va], seed=seed, **{'calibrate': protocol == 'fixed', **kw})
     post, mu = predict_bp(net, x[te]), np.asarray(y[tr], float).mean(0)
     off = pre + (np.asarray(y[tr], float) - pre_tr).mean(0)                      # one-point calibration of the pretrained network
     w = np.arange(len(x)) if windows is None else np.asarray(windows)
@@ -312,7 +316,7 @@ class Personalization:
     def mode(self) -> str:
         "Which protocol ran, in words."
         p = self.params
-        how = 'the published script, its defects included' if p['protocol'] == 'paper' else 'defects corrected'
+        how = 'the published script, its defects included' if p['protocol'] == 'paper' else 'defects corrected; fine-tuning starts from the one-point calibration'
         return (f"{p['pick']} 20 % pick, protocol '{p['protocol']}' ({how}), {self.pretrained.arch}, last {p['k']} layers trainable, "
                 f"up to {p['epochs']} epoch{'' if p['epochs'] == 1 else 's'}, patience {p['patience']}")
 
