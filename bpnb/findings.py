@@ -97,20 +97,29 @@ def personalization_findings(run_dir:Path|str, # a paper run
     "Finding `personalization`: fine-tuning lowers the MAE by at least `min_gain` and beats the subject-mean calibration baseline."
     tabs = _overall(run_dir, 'personalization_mae_')
     if not tabs: return _absent('personalization', f'no personalization table (personalization_mae_*) in {run_dir}')
-    return [_row('personalization', f"{name} {t}", f'MAE after <= {1 - min_gain:.0%} of before, and below the subject-mean baseline',
-                 f'before {pre:.2f}, after {post:.2f} ({post/pre - 1:+.0%}), subject mean {sm:.2f}'
-                 + (f', before + offset {off:.2f} (one-point calibration)' if pd.notna(off) else ''), bool(post <= (1 - min_gain)*pre and post < sm))
-            for name, a in tabs for t in TARGETS
-            for pre, post, sm, off in [(a[f'{t} MAE before'], a[f'{t} MAE after'], a[f'{t} MAE subject mean'], a.get(f'{t} MAE before + offset'))]]
+    rows = []
+    for name, a in tabs:
+        for t in TARGETS:
+            pre, post, sm = (a[f'{t} MAE {k}'] for k in ('before', 'after', 'subject mean'))
+            off = a.get(f'{t} MAE before + offset')                       # older tables lack it
+            measured = f'before {pre:.2f}, after {post:.2f} ({post/pre - 1:+.0%}), subject mean {sm:.2f}'
+            if pd.notna(off): measured += f', before + offset {off:.2f} (one-point calibration)'
+            rows.append(_row('personalization', f"{name} {t}", f'MAE after <= {1 - min_gain:.0%} of before, and below the subject-mean baseline',
+                             measured, bool(post <= (1 - min_gain)*pre and post < sm)))
+    return rows
 
 def rppg_findings(run_dir:Path|str, # a paper run
                  ) -> list[dict]:
     "Finding `rppg`: fine-tuning on rPPG lowers the MAE of the PPG-trained network."
     tabs = _overall(run_dir, 'rppg_transfer_mae_')
     if not tabs: return _absent('rppg', f'no rPPG transfer table (rppg_transfer_mae_*) in {run_dir}')
-    return [_row('rppg', f"{name} {t}", 'MAE after rPPG fine-tuning below MAE before',
-                 f'before {pre:.2f}, after {post:.2f} ({post - pre:+.2f} mmHg)', bool(post < pre))
-            for name, a in tabs for t in TARGETS for pre, post in [(a[f'{t} MAE before'], a[f'{t} MAE after'])]]
+    rows = []
+    for name, a in tabs:
+        for t in TARGETS:
+            pre, post = a[f'{t} MAE before'], a[f'{t} MAE after']
+            rows.append(_row('rppg', f"{name} {t}", 'MAE after rPPG fine-tuning below MAE before',
+                             f'before {pre:.2f}, after {post:.2f} ({post - pre:+.2f} mmHg)', bool(post < pre)))
+    return rows
 
 # %% ../nbs/50_findings.ipynb #d1767858
 SWEEP_STAGE = '32_input_length'

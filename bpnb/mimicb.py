@@ -54,7 +54,8 @@ def make_dataset(data:Path|str, # data root: a mimic3wdb-layout mirror or a `bpn
     out.mkdir(parents=True, exist_ok=True)
     params = dict(data=str(data), win_s=win_s, overlap=overlap, min_windows=min_windows, max_per_subject=max_per_subject,
                   max_total=max_total, split_mode=split_mode, n_windows=n_windows, seed=seed, limit=limit,
-                  like=None if like is None else str(Path(like).resolve()), **({} if label_mode == 'fixed' else dict(label_mode=label_mode)))
+                  like=None if like is None else str(Path(like).resolve()),
+                  **({} if label_mode == 'fixed' else dict(label_mode=label_mode)))   # fixed: earlier stamps stay valid
     h5, sp, stamp = out/'dataset.h5', out/'split', out/'dataset_params.json'
     if windows is None:
         windows = out/'windows'

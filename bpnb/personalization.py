@@ -17,10 +17,11 @@ from .dataset import dataset_info, load_split
 from .metrics import TARGETS, metrics, per_subject
 
 # %% auto #0
-__all__ = ['PERS_COLS', 'PREDICTORS', 'choose_subjects', 'save_subject_list', 'load_subject_list', 'personalization_split',
-           'shared_samples', 'freeze_all_but_last', 'load_pretrained', 'copy_model', 'predict_bp', 'FineTuned',
-           'fine_tune', 'subject_windows', 'personalize_subject', 'as_predictions', 'before_after',
-           'subjects_to_personalize', 'pretrained_label', 'save_predictions', 'Personalization', 'personalize_run']
+__all__ = ['PERS_COLS', 'PROTOCOLS', 'PREDICTORS', 'choose_subjects', 'save_subject_list', 'load_subject_list',
+           'personalization_split', 'shared_samples', 'freeze_all_but_last', 'load_pretrained', 'copy_model',
+           'predict_bp', 'FineTuned', 'fine_tune', 'subject_windows', 'personalize_subject', 'as_predictions',
+           'before_after', 'subjects_to_personalize', 'pretrained_label', 'save_predictions', 'Personalization',
+           'personalize_run']
 
 # %% ../nbs/40_personalization.ipynb #c4d37729
 def choose_subjects(subjects, # subject ids of the test set (one per window, repeats allowed)
@@ -167,7 +168,7 @@ def fine_tune(model:keras.Model, # the network (changed in place: frozen and tra
               seed:int=42, # seed of the shuffling and dropout
               count:str='keras', # how layers are counted, see `freeze_all_but_last`
               verbose:int=0, # Keras' verbosity
-              calibrate:bool=False, # first shift the SBP/DBP head biases by the network's mean error on `x, y` (one-point calibration)
+              shift=None, # (SBP, DBP) mmHg added to the head biases first, e.g. the mean error on `x, y` (one-point calibration); None: none
              ) -> FineTuned:
     "Freeze all but the last `k` layers, fine-tune with Adam/MSE and early stopping, keep the best validation epoch (paper Sec. 3.5, 3.6)."
     t0 = time.time()
@@ -176,9 +177,8 @@ def fine_tune(model:keras.Model, # the network (changed in place: frozen and tra
         if a.ndim != 2 or len(a) == 0 or np.shape(b) != (len(a), 2):
             raise ValueError(f"fine_tune: {nm or 'training'} windows must be N x L (N > 0) with N x 2 labels, got {a.shape} and {np.shape(b)}")
     set_seed(seed)
-    if calibrate:                                                 # start from the calibrated network, not from its offset
-        for name, e in zip(('SBP', 'DBP'), (np.asarray(y, float) - predict_bp(model, x)).mean(0)):
-            w, b = model.get_layer(name).get_weights(); model.get_layer(name).set_weights([w, b + np.float32(e)])
+    for name, e in zip(('SBP', 'DBP'), () if shift is None else shift):   # start from the calibrated network, not from its offset
+        w, b = model.get_layer(name).get_weights(); model.get_layer(name).set_weights([w, b + np.float32(e)])
     names = freeze_all_but_last(model, k, count)
     w0 = {l.name: [w.numpy().copy() for w in l.weights] for l in model.layers}
     model.compile(keras.optimizers.Adam(lr), loss={'SBP': 'mse', 'DBP': 'mse'}, metrics={'SBP': ['mae'], 'DBP': ['mae']})
@@ -225,9 +225,9 @@ def personalize_subject(model:keras.Model, # the pretrained network (not changed
     tr, va, te = sp['train'], sp['val'], sp['test']
     net = copy_model(model)
     pre, pre_tr = predict_bp(net, x[te]), predict_bp(net, x[tr])
-    ft = fine_tune(net, x[tr], y[tr], x[va], y[va], seed=seed, **{'calibrate': protocol == 'fixed', **kw})
-    post, mu = predict_bp(net, x[te]), np.asarray(y[tr], float).mean(0)
-    off = pre + (np.asarray(y[tr], float) - pre_tr).mean(0)                      # one-point calibration of the pretrained network
+    err = (np.asarray(y[tr], float) - pre_tr).mean(0)                             # the pretrained network's mean error on them
+    ft = fine_tune(net, x[tr], y[tr], x[va], y[va], seed=seed, shift=err if protocol == 'fixed' else None, **kw)
+    post, mu, off = predict_bp(net, x[te]), np.asarray(y[tr], float).mean(0), pre + err   # off: the one-point calibration
     w = np.arange(len(x)) if windows is None else np.asarray(windows)
     df = pd.DataFrame({'subject': subject, 'SBP_true': y[te, 0], 'DBP_true': y[te, 1], 'SBP_est_prepers': pre[:, 0],
                        'DBP_est_prepers': pre[:, 1], 'SBP_est_postpers': post[:, 0], 'DBP_est_postpers': post[:, 1],
@@ -283,6 +283,8 @@ def subjects_to_personalize(h5:Path|str, # the dataset the network was trained o
     return chosen
 
 # %% ../nbs/40_personalization.ipynb #c7cd7eec
+PROTOCOLS = {'paper': 'the published script, its defects included',   # in words, for captions (personalization and rPPG transfer)
+             'fixed': 'defects corrected; fine-tuning starts from the one-point calibration'}
 PREDICTORS = {'prepers': 'before', 'postpers': 'after', 'submean': 'subject mean', 'offset': 'before + offset', 'popmean': 'population mean'}
 
 def pretrained_label(rec, # a `bpnb.runs.TrainingRecord`
@@ -316,7 +318,7 @@ class Personalization:
     def mode(self) -> str:
         "Which protocol ran, in words."
         p = self.params
-        how = 'the published script, its defects included' if p['protocol'] == 'paper' else 'defects corrected; fine-tuning starts from the one-point calibration'
+        how = PROTOCOLS[p['protocol']]
         return (f"{p['pick']} 20 % pick, protocol '{p['protocol']}' ({how}), {self.pretrained.arch}, last {p['k']} layers trainable, "
                 f"up to {p['epochs']} epoch{'' if p['epochs'] == 1 else 's'}, patience {p['patience']}")
 

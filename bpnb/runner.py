@@ -262,7 +262,7 @@ def plot_batch(table, # `batch.csv` of a batch whose runs each trained one netwo
                title:str='', # what the batch is, e.g. its folder name and data source
               ):
     "MAE of each run's network beside its mean baseline, SBP and DBP; runs that did not converge hatched and named so (None: no metrics)."
-    import matplotlib.pyplot as plt, seaborn as sns, pandas as pd
+    import seaborn as sns, pandas as pd
     need = [f'{p}{t}_MAE' for t in ('SBP', 'DBP') for p in ('', 'baseline_')]
     if not set(need) <= set(table.columns) or table[need].isna().all().all(): return None
     ok = table.get('converged', pd.Series(True, index=table.index)).fillna(False).astype(bool)
@@ -274,8 +274,8 @@ def plot_batch(table, # `batch.csv` of a batch whose runs each trained one netwo
                     height=3.6, aspect=max(1., 0.45*len(runs)), sharey=False)
     g.set_titles('{col_name}'); sns.move_legend(g, 'upper left', bbox_to_anchor=(1, .85), title=None)
     for ax in g.axes.flat:
-        for bar, (r, w) in zip(ax.patches, [(r, w) for w in ('network', 'mean baseline') for r in runs]):
-            if w == 'network' and '(did not converge)' in r: bar.set_hatch('//'); bar.set_alpha(.5)
+        for bar, c in zip(ax.patches, ok):                         # the networks' bars come first, in run order
+            if not c: bar.set_hatch('//'); bar.set_alpha(.5)
         ax.set_xlabel(''); ax.set_ylabel('test MAE (mmHg)'); ax.tick_params(axis='x', labelrotation=30 if len(runs) > 3 else 0, labelsize=8)
     g.figure.suptitle(title, fontsize=10); g.figure.tight_layout()
     return g.figure

@@ -13,7 +13,7 @@ import h5py
 import keras
 from .config import atomic_path, atomic_write_text
 from .personalization import (copy_model, fine_tune, predict_bp, load_pretrained, before_after,
-                                  pretrained_label, save_predictions)
+                                  pretrained_label, save_predictions, PROTOCOLS)
 from .rppg import read_rppg_h5
 
 # %% auto #0
@@ -94,7 +94,8 @@ def rppg_transfer(model:keras.Model, # the PPG-pretrained network (not changed: 
     for i, fd in enumerate(folds):
         tr, va, te = fd['train'], fd['val'], fd['test']
         net = copy_model(model)
-        ft = fine_tune(net, x[tr], y[tr], x[va], y[va], k=k, seed=seed, **{'calibrate': protocol == 'fixed', **kw})
+        shift = (y[tr] - pre[tr]).mean(0) if protocol == 'fixed' else None   # start from the one-point calibration
+        ft = fine_tune(net, x[tr], y[tr], x[va], y[va], k=k, seed=seed, shift=shift, **kw)
         if set(ft.changed) - set(ft.trainable): raise RuntimeError(f"fold {i}: frozen layers changed: {sorted(set(ft.changed) - set(ft.trainable))}")
         post, mu = predict_bp(net, x[te]), y[tr].mean(0)
         frames.append(pd.DataFrame({'fold': i, 'subject': fd['subject'], 'SBP_true': y[te, 0], 'DBP_true': y[te, 1],
@@ -136,7 +137,7 @@ class Transfer:
         "Which protocol ran, in words."
         p = self.params
         who = 'no personalization' if p['pers'] is None else f"personalization with the {p['pers']} 20 % of the held-out subject"
-        how = 'the published script, its defects included' if p['protocol'] == 'paper' else 'defects corrected; fine-tuning starts from the one-point calibration'
+        how = PROTOCOLS[p['protocol']]
         return (f"{who}, protocol '{p['protocol']}' ({how}), {self.pretrained.arch}, last {p['k']} layers trainable, "
                 f"up to {p['epochs']} epoch{'' if p['epochs'] == 1 else 's'}, patience {p['patience']}")
 
