@@ -185,7 +185,7 @@ def _ba_panel(ax, axm, df, t, b, xlim, ylim, cells, vmax, ci_bars, title):
         for k, ls in (('bias', '-'), ('loa_lo', '--'), ('loa_hi', '--')):
             a.axhline(b[k], color='C3', ls=ls, lw=1.1, zorder=4, gid=k if a is ax else None)
     tr = blended_transform_factory(ax.transAxes, ax.transData)     # x in axes fraction: the bars sit right of every window
-    for k, xf in (('bias', .955), ('loa_lo', .98), ('loa_hi', .98)):
+    for k, xf in (('loa_lo', .93), ('bias', .955), ('loa_hi', .98)):   # side by side: wide CIs (few subjects) overlap in y
         if ci_bars and k + '_ci' in b:
             ax.plot([xf, xf], b[k + '_ci'], color='C3', lw=2.4, solid_capstyle='butt', marker='_', ms=8, mew=1.4,
                     transform=tr, zorder=5, gid=k + '_ci')
@@ -366,7 +366,7 @@ def plot_learning_curves(curves, # one history (a Keras `CSVLogger` CSV's path o
 # %% ../nbs/31_plots.ipynb #8bf9a7be
 def plot_subject_change(before:pd.DataFrame, # predictions of the first condition (columns subject, SBP_true, DBP_true, SBP_est, DBP_est)
                         after:pd.DataFrame, # predictions of the second condition, same subjects
-                        baseline:pd.DataFrame|None=None, # a reference predictor's predictions (e.g. the subject-mean calibration), same subjects
+                        baseline:pd.DataFrame|dict|None=None, # reference predictions, same subjects (e.g. the subject-mean calibration), or a dict name -> predictions
                         target=TARGETS, # a target or several, one panel each
                         labels=('before', 'after'), # names of the two conditions
                         baseline_label:str='subject-mean calibration', # name of the reference
@@ -374,15 +374,16 @@ def plot_subject_change(before:pd.DataFrame, # predictions of the first conditio
                         source:str='', # where the data came from (a line of the title)
                         order:str='before', # order of the subjects (top to bottom): by MAE 'before', 'after', by 'change', or by 'subject' name
                        ):
-    "Per-subject MAE before -> after as a dumbbell plot (one row per subject, SBP and DBP panels), the reference as a tick."
+    "Per-subject MAE before -> after as a dumbbell plot (one row per subject, SBP and DBP panels), each reference as a tick."
     ts = _targets(target)
     if len(labels) != 2: raise ValueError(f"plot_subject_change: labels must name the two conditions, got {labels!r}")
     if order not in ('before', 'after', 'change', 'subject'):
         raise ValueError(f"plot_subject_change: order={order!r}; use 'before', 'after', 'change' or 'subject'")
     pb, pa = per_subject(before, ts), per_subject(after, ts)
-    pc = per_subject(baseline, ts) if baseline is not None else None
-    for nm, p in ((labels[1], pa), (baseline_label, pc)):
-        if p is not None and set(p.index) != set(pb.index):
+    refs = {} if baseline is None else baseline if isinstance(baseline, dict) else {baseline_label: baseline}
+    pcs = {k: per_subject(v, ts) for k, v in refs.items()}
+    for nm, p in ((labels[1], pa), *pcs.items()):
+        if set(p.index) != set(pb.index):
             raise ValueError(f"plot_subject_change: the subjects of {nm!r} differ from those of {labels[0]!r}: "
                              f"only in one of them: {sorted(set(p.index) ^ set(pb.index), key=str)[:5]}")
     t0 = ts[0]
@@ -396,14 +397,15 @@ def plot_subject_change(before:pd.DataFrame, # predictions of the first conditio
     for ax, t in zip(axs[0], ts):
         b, a = pb.loc[subj, f'{t}_MAE'].to_numpy(), pa.loc[subj, f'{t}_MAE'].to_numpy()
         ax.hlines(y, b, a, color=np.where(a > b, 'C1', '0.6'), lw=1.3, zorder=1, gid='change')
-        if pc is not None:
-            ax.scatter(pc.loc[subj, f'{t}_MAE'], y, marker='|', s=90, lw=1.6, color='C3', zorder=2, gid='baseline', label=baseline_label)
+        for k, (nm, pc) in enumerate(pcs.items()):
+            ax.scatter(pc.loc[subj, f'{t}_MAE'], y, marker='|x+'[k % 3], s=90 if k == 0 else 40, lw=1.6, color=f'C{3 + k}', zorder=2,
+                       gid='baseline' if k == 0 else f'baseline{k}', label=nm)
         ax.scatter(b, y, s=30, facecolor='white', edgecolor='0.15', lw=1, zorder=3, gid='before', label=labels[0])
         ax.scatter(a, y, s=30, color='C0', zorder=4, gid='after', label=labels[1])
         mb, ma = metrics(before, t)['MAE'], metrics(after, t)['MAE']
         ax.set_title(f"{t}: MAE of all windows {mb:.1f} → {ma:.1f} mmHg\nlower {labels[1]} in {(a < b).sum()} of {n} subjects",
                      fontsize=9, loc='left')
-        vals = [b, a] + ([pc[f'{t}_MAE'].to_numpy()] if pc is not None else [])
+        vals = [b, a] + [pc[f'{t}_MAE'].to_numpy() for pc in pcs.values()]
         ax.set_xlim(0, _lims(*vals)[1]); ax.set_xlabel(f'{t} MAE per subject (mmHg)')
         ax.grid(axis='y', color='0.93', lw=.6); ax.set_axisbelow(True); sns.despine(ax=ax, left=True)
         ax.tick_params(axis='y', length=0)
@@ -416,7 +418,7 @@ def plot_subject_change(before:pd.DataFrame, # predictions of the first conditio
     else:
         ax0.set_yticks([]); ax0.set_ylabel(f'{n} subjects\nordered by {by}')
     hs = {h.get_label(): h for ax in axs[0] for h in ax.get_legend_handles_labels()[0]}
-    hs = [hs[k] for k in (labels[0], labels[1], baseline_label) if k in hs]
+    hs = [hs[k] for k in (labels[0], labels[1], *pcs) if k in hs]
     if any((pa.loc[subj, f'{t}_MAE'].to_numpy() > pb.loc[subj, f'{t}_MAE'].to_numpy()).any() for t in ts):
         hs.append(Line2D([], [], color='C1', lw=1.3, label=f'MAE higher {labels[1]}'))
     fig.legend(handles=hs, loc='outside lower center', ncol=len(hs), fontsize=8, frameon=False)

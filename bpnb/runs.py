@@ -13,7 +13,7 @@ from .provenance import data_source, source_label, now_iso, write_table
 # %% auto #0
 __all__ = ['RUN_FILE', 'KINDS', 'TRAIN_STAGE', 'data_root', 'run_data', 'records_of', 'new_run_id', 'run_info', 'init_run',
            'outer_run', 'run_id_of', 'stage_of', 'dataset_dir', 'models_dir', 'stage_dir', 'run_outputs',
-           'run_notebooks', 'RunContext', 'TrainingRecord', 'trained_model', 'note_pretrained']
+           'run_notebooks', 'prune_models', 'RunContext', 'TrainingRecord', 'trained_model', 'note_pretrained']
 
 # %% ../nbs/02_runs.ipynb #c80d6170
 def data_root(data:Path|str|None=None, # explicit data root (`--data`); wins over the environment
@@ -150,6 +150,21 @@ def run_notebooks(run_dir:Path|str, # a run folder
     nbs = [f for f in run_dir.rglob('*.ipynb') if run_info(f.parent) is not None and '.ipynb_checkpoints' not in f.parts]
     nbs.sort(key=lambda f: (f.relative_to(run_dir).parts[0] if f.parent != run_dir else f.stem, f.relative_to(run_dir).parts))
     return [(f, '__'.join(f.relative_to(run_dir).parts)) for f in nbs]
+
+# %% ../nbs/02_runs.ipynb #08823f0d
+def prune_models(folder:Path|str, # a folder of trained networks whose test predictions are written (a stage's `models_dir`)
+                 keep:bool=False, # keep them (a profile's `keep_models: true`)
+                ) -> list[Path]:
+    "Delete the `.keras` networks under `folder` unless `keep`, and list them (with their size) in `folder/models_removed.json`."
+    folder = Path(folder)
+    gone = [] if keep or not folder.is_dir() else sorted(folder.rglob('*.keras'))
+    if not gone: return []
+    note = folder/'models_removed.json'
+    old = json.loads(note.read_text())['removed'] if note.is_file() else []
+    new = [dict(path=str(p), bytes=p.stat().st_size, removed=now_iso()) for p in gone]
+    atomic_write_text(note, json.dumps(dict(why="their predictions were written; keep_models: true keeps them", removed=old + new), indent=1))
+    for p in gone: p.unlink()
+    return gone
 
 # %% ../nbs/02_runs.ipynb #67c09075
 @dataclass

@@ -16,7 +16,7 @@ from .config import console, set_seed, atomic_path, atomic_write_text, WIN_S, FS
 from .provenance import make_manifest, now_iso
 from .runs import RunContext, TrainingRecord, run_data, dataset_dir, models_dir, stage_of, TRAIN_STAGE
 from .models import build_model, custom_objects
-from .dataset import load_split, dataset_info
+from .dataset import load_split, dataset_info, split as split_dataset
 from .inputs import h5_dataset
 from .metrics import mean_baseline, metrics_table
 
@@ -314,6 +314,8 @@ def _fits(d:Path, win_s:float, split_mode:str, like=None) -> bool|None:
     return ((float(dataset_info(h5)['win_s']), s['mode'], s.get('like')) ==
             (float(win_s), split_mode, None if like is None else str(Path(like).resolve())))
 
+def _split_mode(d:Path) -> str|None: return json.loads((d/'split'/'split.json').read_text())['mode'] if (d/'split'/'split.json').is_file() else None
+
 def stage_dataset(data:Path|str, # data root
                   run_dir:Path|str, # the (sub-)run folder
                   win_s:float=WIN_S, # window length, s
@@ -326,6 +328,12 @@ def stage_dataset(data:Path|str, # data root
     "The dataset a training in `run_dir` reads: its paper run's if it fits, else its own, made if needed: (h5, split, made)."
     shared, own = dataset_dir(run_dir), dataset_dir(run_dir, own=True)
     if shared != own and _fits(shared, win_s, split_mode) and (like is None or Path(like).resolve() == (shared/'split').resolve()): return shared/'dataset.h5', shared/'split', False
+    if shared != own and like is None and _fits(shared, win_s, _split_mode(shared)) and not (own/'dataset.h5').exists():
+        # the paper run's windows with another split (the mixed-split stage): only the split is made here
+        sp = own/'split'
+        if (sp/'split.json').is_file() and _split_mode(own) == split_mode: return shared/'dataset.h5', sp, False
+        split_dataset(shared/'dataset.h5', mode=split_mode, seed=seed, output=sp)
+        return shared/'dataset.h5', sp, True
     ok = _fits(own, win_s, split_mode, like)
     if ok is False:
         raise ValueError(f"{own}: this run's dataset has other settings than win_s={win_s}, split_mode={split_mode!r} "
