@@ -61,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--minutes', type=float, default=6., help='minutes per record (default: 6)')
     s.add_argument('--seed', type=int, default=42, help='master seed (default: 42)')
     s.add_argument('--output', required=True, help='cohort folder to create')
-    s.add_argument('--overwrite', action='store_true', help='replace an existing, different cohort')
+    s.add_argument('--overwrite', action='store_true', help='replace an existing, different bpnb cohort (never a folder bpnb did not write)')
     s = sub.add_parser('download', help='fetch a dataset: MIMIC-III waveforms to labelled windows, or UCI / PPG-BP originals',
                        description='mimic3: read the paper\'s record segments from PhysioNet (or a local mirror in the same '
                        'layout) in parallel, keep PLETH + ABP, cut and label windows, one file per record; resumable, '
@@ -146,6 +146,11 @@ def _download(a) -> int:
     log = mimic3.download_mimic3(records, a.output, mirror=a.mirror, limit=a.limit, workers=a.workers, executor=executor,
                                  label_mode=a.mode)
     print(log.status.value_counts().to_string())
+    n_ok, n_err = int((log.status == 'ok').sum()), int((log.status == 'error').sum())
+    if n_err or not n_ok:                                   # a failed download never exits 0
+        print(f"bpnb download: {n_err} of {len(log)} records failed" + ('' if n_ok else ' and none gave windows') +
+              f"; see {Path(a.output)/mimic3.LOG_NAME} (column 'error')", file=sys.stderr)
+        return 1
     return 0
 
 def main(argv=None) -> int:

@@ -75,7 +75,7 @@ def stage_params(cfg:dict, # a loaded profile
                  declared:set|None=None, # parameters the stage declares; None keeps all
                 ) -> dict:
     "The parameters one stage gets from a profile: top-level keys overridden by `stages[stage]`."
-    skip = {'name', 'path', 'stages', 'description', 'synth'}  # run-level keys, not stage parameters
+    skip = {'name', 'path', 'stages', 'description', 'synth', 'chapters'}  # run-level keys, not stage parameters
     out = {k: v for k, v in cfg.items() if k not in skip}
     out.update({k: v for k, v in (cfg.get('stages', {}).get(stage, {}) or {}).items() if k != 'grid'})  # a grid is the runner's
     if declared is not None: out = {k: v for k, v in out.items() if k in declared}

@@ -19,7 +19,7 @@ __all__ = ['SEGMENT_RE', 'MIRROR_PREFIXES', 'LOG_NAME', 'PARAMS_NAME', 'LOG_COLS
            'download_mimic3']
 
 # %% ../nbs/13_mimic3.ipynb #81738163
-SEGMENT_RE = re.compile(r'^(?P<dir>[^/\s]+)/(?P<record>[^/_\s]+)(?:_(?P<seg>\d+))?$')
+SEGMENT_RE = re.compile(r'^(?P<dir>[A-Za-z0-9][\w-]*)/(?P<record>[A-Za-z0-9][A-Za-z0-9-]*)(?:_(?P<seg>\d+))?$')   # no '.', '..', '/' or spaces: never outside the mirror
 
 def segment_parts(segment:str, # a list entry, '<dir>/<record>_<segment>' or '<dir>/<record>'
                  ) -> tuple[str, str, str]:
@@ -36,9 +36,9 @@ def mimic3_record_list(records:str|Path|list, # a record list file (one entry a 
     if isinstance(records, (str, Path)) and not (isinstance(records, str) and SEGMENT_RE.match(records)):
         path = Path(records)
         if not path.is_file(): raise FileNotFoundError(f"record list not found: {path}")
-        lines = [(f"{path}:{i}", s.strip()) for i, s in enumerate(path.read_text().splitlines(), 1)]
+        lines, src = [(f"{path}:{i}", s.strip()) for i, s in enumerate(path.read_text().splitlines(), 1)], str(path)
     else:
-        lines = [(f"records[{i}]", str(s).strip()) for i, s in enumerate([records] if isinstance(records, str) else records)]
+        lines, src = [(f"records[{i}]", str(s).strip()) for i, s in enumerate([records] if isinstance(records, str) else records)], 'records'
     out = []
     for where, s in lines:
         if not s or s.startswith('#'): continue
@@ -48,6 +48,7 @@ def mimic3_record_list(records:str|Path|list, # a record list file (one entry a 
         try: d, rec, name = segment_parts(s)
         except ValueError as e: raise ValueError(f"{where}: {e}") from None
         if masters or name != rec: out.append(s)
+    if not out: raise ValueError(f"{src}: the record list holds no entries ('<dir>/<record>_<segment>' a line)")
     return list(dict.fromkeys(out))
 
 # %% ../nbs/13_mimic3.ipynb #47bd9494
@@ -159,7 +160,11 @@ def _check_params(output, params):
     if p.is_file():
         old = json.loads(p.read_text())
         old.setdefault('label_mode', 'fixed')             # folders written before label modes existed hold fixed labels
-        if old != params: raise ValueError(f"{output} holds windows made with {old}, not {params}; use another output folder")
+        if 'source' not in old: old['source'] = params['source']; atomic_write_text(p, json.dumps(old, indent=1) + "\n")   # (before sources were kept)
+        if old != params:
+            diff = ', '.join(f"{k} {old.get(k)!r} (now {params.get(k)!r})" for k in params if old.get(k) != params.get(k))
+            raise ValueError(f"{output} holds windows made with other settings: {diff}; windows of two sources or settings "
+                             "are never mixed in one folder: use another output folder")
     else: atomic_write_text(p, json.dumps(params, indent=1) + "\n")
 
 def _write_log(output, rows):
@@ -182,9 +187,12 @@ def download_mimic3(records:str|Path|list, # record list file (`<dir>/<record>_<
                     label_mode:str='fixed', # 'fixed' (medians at the fiducials) or 'paper' (the published labels); fixed per output folder
                    ) -> pd.DataFrame:
     "Download MIMIC-III segments and write their labelled 7-s windows (paper Sec. 3.1, 3.3); resumable."
+    if limit is not None and (not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise ValueError(f"download_mimic3: limit must be a positive integer or None, got {limit!r}")
     segs = mimic3_record_list(records)[:limit]
     output = Path(output); output.mkdir(parents=True, exist_ok=True)
-    _check_params(output, dict(fs=fs, win_s=win_s, overlap=overlap, max_nan_s=max_nan_s, label_mode=check_label_mode(label_mode)))
+    _check_params(output, dict(fs=fs, win_s=win_s, overlap=overlap, max_nan_s=max_nan_s, label_mode=check_label_mode(label_mode),
+                               source='physionet' if mirror is None else str(Path(mirror).resolve())))
     logged = {r['record']: r for r in read_log(output).to_dict('records')}
     done = {}
     for s in segs:

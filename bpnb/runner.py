@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_runner.ipynb #5ab13cfd
 from __future__ import annotations
-import contextlib, hashlib, itertools, json, os, re, shutil, sys, threading, time
+import contextlib, hashlib, itertools, json, os, re, shutil, subprocess, sys, threading, time
 from pathlib import Path
 import nbformat, yaml
 from tqdm.auto import tqdm
@@ -13,9 +13,10 @@ from .provenance import make_manifest, write_manifest, read_manifest, now_iso, d
 from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, stage_dir, TrainingRecord
 
 # %% auto #0
-__all__ = ['STAGE_RE', 'parameters_cell', 'declared_parameters', 'discover_stages', 'CleanLog', 'StageFailed', 'run_hash',
-           'console_relay', 'execute', 'collect_outputs', 'run_paper', 'parse_value', 'grid', 'headline_metrics',
-           'plot_batch', 'run_batch', 'run_order', 'build_report']
+__all__ = ['STAGE_RE', 'CHAPTERS', 'parameters_cell', 'declared_parameters', 'discover_stages', 'CleanLog', 'StageFailed',
+           'run_hash', 'console_relay', 'execute', 'collect_outputs', 'run_paper', 'parse_value', 'grid',
+           'headline_metrics', 'plot_batch', 'run_batch', 'execute_chapter', 'chapter_paths', 'run_chapters',
+           'run_order', 'build_report']
 
 # %% ../nbs/03_runner.ipynb #da423486
 STAGE_RE = re.compile(r'^\d+[a-z]?_[\w-]+\.ipynb$')
@@ -180,6 +181,8 @@ def run_paper(profile:str='quick', # run profile name or YAML path
     cfg = load_profile(profile); data = run_data(data, cfg, progress)
     stages = discover_stages(nbs, only)
     if not stages: raise FileNotFoundError(f"no stage notebooks in {nbs or project_root()/'nbs'}")
+    chapters = [] if only else list(cfg.get(CHAPTERS) or [])
+    chapter_paths(chapters)                                           # a misspelt chapter fails now, not after the stages
     run_dir = Path(out) if out else project_root()/'runs'/new_run_id(cfg['name'])
     run_dir = run_dir.resolve()
     if (run_dir/'manifest.json').exists() and not resume:
@@ -215,6 +218,11 @@ def run_paper(profile:str='quick', # run profile name or YAML path
                 if g is None: r = execute(nb, run_dir, p, progress=progress)
                 else: r = _grid_stage(nb, g, cfg, data, run_dir, h, resume, progress)
                 tqdm.write(f"  {nb.stem}: done in {r['seconds']:.1f} s")
+            prev = state.get(CHAPTERS, {})
+            if chapters and not (resume and not rerun and prev.get('status') == 'done' and [c['notebook'] for c in prev['chapters']] == chapters):
+                r = run_chapters(run_dir, chapters, progress)
+                tqdm.write(f"  library chapters: {len(chapters)} executed into {run_dir/CHAPTERS} in {r['seconds']:.1f} s"
+                           + (f"; FAILED: {r['error']}" if r['status'] != 'done' else ''))
     except BaseException as e:
         status = 'failed' if isinstance(e, StageFailed) else 'interrupted'
         raise
@@ -352,6 +360,65 @@ def _grid_stage(nb, g, cfg, data, run_dir, h, resume, progress) -> dict:
                           ename, evalue, b.get('output'), b.get('log'))
     return rec
 
+# %% ../nbs/03_runner.ipynb #11deb005
+CHAPTERS = 'chapters'   # the folder of a run that holds its executed library chapters
+
+def _skip_cell(cell) -> bool:
+    "`nbdev_test`'s rule: only code cells run, but not the export call or `#| eval: false` cells."   # (`nbdev_test` skips a cell naming that call)
+    return (cell.cell_type != 'code' or 'nbdev_export' + '(' in cell.source
+            or re.search(r'^#\|\s*eval\s*:\s*false', cell.source, re.M | re.I) is not None)
+
+def _execute_here(src:str, dest:str):
+    "Execute notebook `src` in this process (`execnb`), stopping at the first error, and write it with its outputs to `dest`."
+    from execnb.shell import CaptureShell
+    CaptureShell(mpl_format='png').execute(src, dest, exc_stop=True, preproc=_skip_cell)
+
+def execute_chapter(src:Path|str, # a library notebook, e.g. `nbs/11_signals.ipynb`
+                    dest:Path|str, # the executed copy (written read-only)
+                    timeout:float=1800., # seconds before the chapter counts as failed
+                   ) -> dict:
+    "Execute a library chapter as `nbdev_test` does, in a fresh Python, into `dest` (read-only): its name, status, seconds and error."
+    src, dest = Path(src).resolve(), Path(dest).resolve()
+    if not src.is_file(): raise FileNotFoundError(f"execute_chapter: no notebook {src}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp, t0 = dest.with_name(f'.{dest.stem}.partial.ipynb'), time.time()
+    code = f"from bpnb.runner import _execute_here; _execute_here({str(src)!r}, {str(tmp)!r})"
+    try:
+        p = subprocess.run([sys.executable, '-c', code], cwd=src.parent, capture_output=True, text=True, timeout=timeout,
+                           env={**os.environ, 'MPLBACKEND': 'Agg', 'TF_CPP_MIN_LOG_LEVEL': '2'})
+        err = '' if p.returncode == 0 and tmp.is_file() else (p.stderr.strip().splitlines() or [f'exit code {p.returncode}'])[-1]
+    except subprocess.TimeoutExpired: err = f'timed out after {timeout:.0f} s'
+    if err: tmp.unlink(missing_ok=True)
+    else:
+        if dest.exists(): dest.chmod(0o644)
+        os.replace(tmp, dest); dest.chmod(0o444)
+    return dict(notebook=src.stem, status='failed' if err else 'done', seconds=round(time.time() - t0, 2), output=str(dest),
+                **(dict(error=f"{src.name}: {err}") if err else {}))
+
+def chapter_paths(names, # chapter notebook stems, e.g. ['11_signals', '20_models']
+                 ) -> list[Path]:
+    "The library notebooks of `names` in `nbs/`; a ValueError names any that does not exist."
+    root = project_root()/'nbs'
+    bad = [c for c in names if not (root/f'{c}.ipynb').is_file()]
+    if bad: raise ValueError(f"chapters: no library notebook {', '.join(bad)} in {root}")
+    return [root/f'{c}.ipynb' for c in names]
+
+def run_chapters(run_dir:Path|str, # a run folder
+                 names, # chapter notebook stems (a profile's `chapters:`)
+                 progress:bool=True, # a progress bar
+                ) -> dict:
+    "Execute library chapters into `<run>/chapters/`; record them as `chapters` in the run's `stages.json`."
+    run_dir, paths, t0, started = Path(run_dir).resolve(), chapter_paths(names), time.time(), now_iso()
+    res = []
+    for src in tqdm(paths, desc='chapters', unit='notebook', disable=not progress):
+        r = execute_chapter(src, run_dir/CHAPTERS/src.name); res.append(r)
+        if r['status'] != 'done': tqdm.write(f"  chapter {src.stem} FAILED: {r['error']}")
+    bad = [r for r in res if r['status'] != 'done']
+    rec = dict(status='failed' if bad else 'done', started=started, ended=now_iso(), seconds=round(time.time() - t0, 2),
+               output=str(run_dir/CHAPTERS), chapters=res, **(dict(error='; '.join(r['error'] for r in bad)) if bad else {}))
+    st = _state(run_dir); st[CHAPTERS] = rec; _save_state(run_dir, st)
+    return rec
+
 # %% ../nbs/03_runner.ipynb #adf0b0d7
 _CSS = """body{font-family:system-ui,sans-serif;margin:0;color:#222}
 header{background:#1f4e79;color:#fff;padding:18px 28px}header h1{margin:0;font-size:24px}
@@ -390,6 +457,12 @@ def _table_of(df) -> str:
                    for row in df.itertuples(index=False))
     return f"<div class='tbl'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
+def _title_of(nb:Path) -> str:
+    "The first Markdown heading of a notebook (its title), without the '#'."
+    for c in nbformat.read(nb, as_version=4).cells:
+        if c.cell_type == 'markdown' and c.source.lstrip().startswith('#'): return c.source.lstrip().splitlines()[0].lstrip('# ').strip()
+    return ''
+
 def build_report(run_dir:Path|str, # a run folder written by `run_paper` or `run_batch`
                  progress:bool=True, # progress bar over the notebooks
                 ) -> Path:
@@ -402,6 +475,10 @@ def build_report(run_dir:Path|str, # a run folder written by `run_paper` or `run
     pages = {}
     for nb, name in tqdm(run_notebooks(run_dir), desc='report', unit='notebook', disable=not progress):
         dst = rep/Path(name).with_suffix('.html'); _html_notebook(nb, dst); pages[nb.resolve()] = dst.name
+    chapters = []
+    for nb in sorted((run_dir/CHAPTERS).glob('[0-9]*.ipynb')):
+        dst = rep/f'{CHAPTERS}__{nb.stem}.html'; _html_notebook(nb, dst)
+        chapters.append(f"<li><a href='{dst.name}'>{e(nb.stem)}</a>: {e(_title_of(nb))}</li>")
     rows = []
     for s in run_order(run_dir):
         st, nb = s['state'], s['notebook']
@@ -432,6 +509,11 @@ def build_report(run_dir:Path|str, # a run folder written by `run_paper` or `run
         parts.append(f"<h2 id='s-{i}' data-section='{e(sec)}'>{e(head)}</h2>{tabs}" + (f"<div class='figs'>{''.join(figs)}</div>" if figs else ''))
     ms = missing(inv)
     if len(items) and len(ms): parts.append("<h2 id='s-missing'>Missing from this run</h2>" + _table_of(ms))
+    if chapters:
+        parts.append("<h2 id='s-chapters'>Library chapters, executed with this run</h2><p>The method's chapters with their outputs (plots, "
+                     "demos and tests), executed at the end of this run from the same code: read-only copies in "
+                     f"<code>{CHAPTERS}/</code>.</p><ul>{''.join(chapters)}</ul>")
+        nav.append("<a href='#s-chapters'>chapters</a>")
     src = man.get('data_source') or {}; g = man.get('git') or {}
     warn = "<p class='syn'>These results were computed on <b>SYNTHETIC</b> data; they say nothing about real patients.</p>" if src.get('synthetic') else ''
     prof = man['params'].get('profile'); prof = prof.get('name') if isinstance(prof, dict) else prof

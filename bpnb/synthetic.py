@@ -295,7 +295,7 @@ def write_cohort(output:Path|str, # the cohort folder to create
                  fs:float=FS, # sampling rate, Hz
                  artefacts:dict|None=None, # artefact rates overriding `DEFAULT_ARTEFACTS` (incl. `no_abp`)
                  progress:bool=True, # show a tqdm progress bar
-                 overwrite:bool=False, # replace an existing, different cohort
+                 overwrite:bool=False, # replace an existing, different cohort (never a folder that is not one)
                 ) -> Path:
     "Write a SYNTHETIC MIMIC-like cohort in the PhysioNet mimic3wdb layout (atomic, idempotent)."
     output = Path(output).expanduser().resolve()
@@ -312,9 +312,11 @@ def write_cohort(output:Path|str, # the cohort folder to create
     if output.exists() and any(output.iterdir()):
         old = json.loads(src.read_text()) if src.is_file() else None
         if old == meta: return output
+        if old is None:   # never replaced, whatever `overwrite` says: bpnb deletes only what it wrote
+            raise FileExistsError(f"write_cohort: {output} exists and is not a bpnb synthetic cohort (no bpnb_source.json); "
+                                  "bpnb never replaces a folder it did not write: choose another output folder")
         if not overwrite:
-            why = "holds a different synthetic cohort" if old else "exists and is not a bpnb synthetic cohort"
-            raise FileExistsError(f"write_cohort: {output} {why}; pass overwrite=True to replace it")
+            raise FileExistsError(f"write_cohort: {output} holds a different synthetic cohort; pass overwrite=True to replace it")
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{output.name}.', dir=output.parent))
     try:

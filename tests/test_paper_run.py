@@ -23,7 +23,7 @@ def paper_run(tmp_path_factory):
 def test_every_stage_ran(paper_run):
     state = json.loads((paper_run/'stages.json').read_text())
     stages = sorted(p.stem for p in (ROOT/'nbs'/'stages').glob('*.ipynb'))
-    assert sorted(state) == stages and all(s['status'] == 'done' for s in state.values()), state
+    assert sorted(state) == sorted(stages + ['chapters']) and all(s['status'] == 'done' for s in state.values()), state
     assert (paper_run/'paper.md').is_file() and (paper_run/'report'/'index.html').is_file()
 
 
@@ -41,7 +41,7 @@ def test_later_stages_use_the_training_stages_model(paper_run):
 
 
 def test_executed_stage_notebooks_hold_no_tests(paper_run):
-    nbs = list(paper_run.rglob('*.ipynb'))
+    nbs = [p for p in paper_run.rglob('*.ipynb') if 'chapters' not in p.relative_to(paper_run).parts]   # library chapters hold tests
     assert len(nbs) >= 8
     for nb in nbs:
         cells = json.loads(nb.read_text())['cells']
@@ -71,3 +71,22 @@ def test_findings_are_checked_on_the_run(paper_run):
     sweep = f[f.finding == 'sweep'].iloc[0]
     assert sweep.measured == 'lengths 4, 7 s; 1 subject split', sweep.measured
     assert f[f.finding.isin(['personalization', 'rppg'])].holds.notna().all()
+
+
+def test_library_chapters_are_executed_into_the_run_and_linked(paper_run):
+    nb = paper_run/'chapters'/'30_metrics.ipynb'           # the smoke profile's one chapter
+    cells = json.loads(nb.read_text())['cells']
+    assert sum(bool(c.get('outputs')) for c in cells if c['cell_type'] == 'code') >= 3 and not nb.stat().st_mode & 0o222
+    page = (paper_run/'report'/'index.html').read_text()
+    assert "href='chapters__30_metrics.html'" in page and (paper_run/'report'/'chapters__30_metrics.html').is_file()
+
+
+def test_side_studies_delete_their_networks_and_the_training_stage_keeps_its_own(paper_run):
+    uid = json.loads((paper_run/'run.json').read_text())['uid']
+    models = ROOT/'trained_models'/uid
+    assert [p.relative_to(models).parts[0] for p in models.rglob('*.keras')] == ['21_train']
+    for folder in (models/'32_input_length', models/'33_mixed_split', paper_run/'ppgbp'):
+        gone = json.loads((folder/'models_removed.json').read_text())['removed']
+        assert gone and all(not Path(g['path']).exists() and g['bytes'] > 0 for g in gone), folder
+    # the mixed split read the data stage's windows: it made a split, not another dataset
+    assert not list((paper_run/'33_mixed_split').rglob('dataset.h5')) and list((paper_run/'33_mixed_split').rglob('split.json'))
