@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_config.ipynb #8afd903f
 from __future__ import annotations
-import os, random, shutil, tempfile, contextlib
+import os, json, random, shutil, socket, tempfile, time, contextlib
 from pathlib import Path
 import numpy as np
 import yaml
 
 # %% auto #0
 __all__ = ['FS', 'WIN_S', 'ARCHS', 'CONSOLE_ENV', 'project_root', 'shared_data', 'profiles_dir', 'list_profiles', 'load_profile',
-           'stage_params', 'set_seed', 'atomic_path', 'atomic_write_text', 'replace_dir', 'console']
+           'stage_params', 'set_seed', 'atomic_path', 'atomic_write_text', 'replace_dir', 'exclusive', 'console']
 
 # %% ../nbs/00_config.ipynb #4a59dfd4
 def project_root(start:Path|str|None=None, # folder to search upwards from; default: cwd, then the package
@@ -56,18 +56,22 @@ def load_profile(profile:str|Path='quick', # a profile name in `params/` or a pa
     if p.suffix not in ('.yaml', '.yml'): p = profiles_dir()/f'{profile}.yaml'
     if not p.is_file():
         raise FileNotFoundError(f"profile {profile!r} not found at {p}; available: {', '.join(list_profiles())}")
-    try: cfg = yaml.safe_load(p.read_text()) or {}
+    try: cfg = yaml.safe_load(p.read_text())
     except yaml.YAMLError as e: raise ValueError(f"{p}: not valid YAML: {e}") from None
+    if cfg is None: raise ValueError(f"{p}: the profile is empty (give at least `extends: quick`)")
     if not isinstance(cfg, dict): raise ValueError(f"{p}: a profile must be a mapping of parameter names to values")
+    st = cfg.get('stages') or {}
+    if not isinstance(st, dict) or not all(isinstance(v, dict) or v is None for v in st.values()):
+        raise ValueError(f"{p}: `stages` must map stage names to their parameters, e.g. `stages: {{21_train: {{epochs: 2}}}}`")
     base = cfg.pop('extends', None)
     if base:
         sib = p.parent/(str(base) if str(base).endswith(('.yaml', '.yml')) else f'{base}.yaml')  # a YAML path or a sibling ...
         parent = load_profile(sib if sib.is_file() else base)                                     # ... else a name in params/
         stages = {**parent.get('stages', {})}
-        for k, v in (cfg.get('stages') or {}).items(): stages[k] = {**stages.get(k, {}), **v}
+        for k, v in (cfg.get('stages') or {}).items(): stages[k] = {**stages.get(k, {}), **(v or {})}
         cfg = {**parent, **cfg, 'stages': stages}
     cfg.setdefault('stages', {})
-    cfg['name'], cfg['path'] = p.stem, str(p)
+    cfg['name'], cfg['path'] = p.stem, str(p.resolve())   # absolute: a stage's kernel runs elsewhere
     return cfg
 
 def stage_params(cfg:dict, # a loaded profile
@@ -129,6 +133,35 @@ def replace_dir(src:Path|str, # a complete folder, written beside `dst`
         os.rename(dst, old); os.rename(src, dst); shutil.rmtree(old)
     else: os.rename(src, dst)
     return dst
+
+# %% ../nbs/00_config.ipynb #00641667
+def _alive(pid) -> bool:
+    "Whether process `pid` runs on this host."
+    try: os.kill(int(pid), 0); return True
+    except (ProcessLookupError, ValueError, TypeError): return False
+    except PermissionError: return True
+
+@contextlib.contextmanager
+def exclusive(path:Path|str, # the file or folder about to be written
+              what:str='bpnb', # the command, named in the message another process gets
+             ):
+    "Hold the lock `.<name>.lock` beside `path` while the block runs; a second holder gets a FileExistsError naming the first."
+    path = Path(path).resolve(); lock = path.with_name(f'.{path.name}.lock'); lock.parent.mkdir(parents=True, exist_ok=True)
+    me = dict(pid=os.getpid(), host=socket.gethostname(), what=what, since=time.strftime('%Y-%m-%dT%H:%M:%S'))
+    for attempt in range(3):
+        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644); break
+        except FileExistsError:
+            try: held = json.loads(lock.read_text())
+            except (OSError, ValueError): held = {}
+            if held.get('host') == me['host'] and not _alive(held.get('pid')):
+                lock.unlink(missing_ok=True); continue                        # left by a process that is gone
+            raise FileExistsError(f"{path} is being written by another process ({held.get('what', '?')}, pid {held.get('pid', '?')} "
+                                  f"on {held.get('host', '?')} since {held.get('since', '?')}); wait for it to finish, or delete "
+                                  f"{lock} if that process is gone") from None
+    else: raise FileExistsError(f"{path}: could not take the lock {lock}")
+    with os.fdopen(fd, 'w') as f: json.dump(me, f)
+    try: yield lock
+    finally: lock.unlink(missing_ok=True)
 
 # %% ../nbs/00_config.ipynb #e538aefc
 CONSOLE_ENV = 'BPNB_CONSOLE'  # the environment variable naming the console file of a running `bpnb paper` / `bpnb batch`

@@ -11,7 +11,7 @@ import pandas as pd
 import h5py
 from tqdm.auto import tqdm
 import bpnb
-from .config import FS, WIN_S, atomic_path, atomic_write_text
+from .config import FS, WIN_S, atomic_path, atomic_write_text, exclusive
 from .provenance import data_source, source_label, now_iso
 from .readers import iter_windows
 from .signals import check_label_mode
@@ -129,52 +129,54 @@ def write_dataset(records, # iterable of `RecordWindows` (subject, record, ppg, 
     check_label_mode(label_mode)
     select_windows(np.zeros(0, int), min_windows, max_per_subject, max_total)        # check the arguments first
     src = _find_source(input) if input is not None else dict(name='unknown', synthetic=False, path='')
+    if output.is_dir(): raise ValueError(f"{output} is a folder; give the HDF5 file to write, e.g. {output/'dataset.h5'}")
     output.parent.mkdir(parents=True, exist_ok=True)
-    stage = output.with_name(f'.{output.name}.stage')
-    if stage.exists():
-        print(f"write_dataset: removing {stage.name} left by an interrupted run; starting over"); stage.unlink()
-    try:
-        meta = _stage(records, stage, progress, label_mode)
-        with h5py.File(stage, 'r') as st:
-            subj = st['subject'][:] if meta['L'] is not None else np.zeros(0, int)
-            counts = np.bincount(subj, minlength=len(meta['subjects']))
-            if not len(subj): raise ValueError(f"{output.name}: the source yielded no valid window at all ({meta['n_total']} windows in {len(meta['records'])} records, rejected {meta['rejected']})")
-            keep = select_windows(subj, min_windows, max_per_subject, max_total, seed)
-            if not len(keep):
-                best = int(counts.argmax())
-                raise ValueError(f"{output.name}: min_windows={min_windows} drops every subject: a subject needs more than "
-                                 f"{min_windows} valid windows, the most any of the {len(counts)} subjects has is {counts[best]} "
-                                 f"({meta['subjects'][best]!r}). Lower min_windows (PPG-BP has 3 windows per subject: use min_windows=0).")
-            kept_s = np.unique(subj[keep]); s_new = np.full(len(counts), -1); s_new[kept_s] = np.arange(len(kept_s))
-            rec = st['record'][:][keep]; kept_r = np.unique(rec); r_new = np.full(len(meta['records']), -1); r_new[kept_r] = np.arange(len(kept_r))
-            N, L = len(keep), meta['L']
-            with atomic_path(output) as tmpf, h5py.File(tmpf, 'w') as f:
-                f.create_dataset('ppg', **_h5opts((N, L), 'f4'))
-                f.create_dataset('label', **_h5opts((N, 2), 'f4', 1 << 16))
-                f.create_dataset('subject_idx', data=s_new[subj[keep]].astype('i4')[:, None], **_h5opts((N, 1), 'i4', 1 << 16))
-                f.create_dataset('record_idx', data=r_new[rec].astype('i4'), **_h5opts((N,), 'i4', 1 << 16))
-                f.create_dataset('start', data=st['start'][:][keep], **_h5opts((N,), 'i8', 1 << 16))
-                f.create_dataset('subjects', data=np.array([meta['subjects'][i] for i in kept_s], dtype=object), dtype=h5py.string_dtype())
-                f.create_dataset('records', data=np.array([meta['records'][i] for i in kept_r], dtype=object), dtype=h5py.string_dtype())
-                f.create_dataset('record_subject_idx', data=s_new[meta['rec_subject'][kept_r]].astype('i4'))
-                step = 16 * _CHUNK
-                for i in tqdm(range(0, N, step), desc=f'write {output.name}', unit_scale=step, unit='win', disable=not progress):
-                    rows = keep[i:i+step]
-                    f['ppg'][i:i+len(rows)] = read_rows(st['ppg'], rows)
-                    f['label'][i:i+len(rows)] = read_rows(st['label'], rows)
-                rej = {k: int(v) for k, v in meta['rejected'].items()}
-                f.attrs.update(dict(bpnb_dataset=1, bpnb_version=bpnb.__version__, created=now_iso(), source=source,
-                    input=str(input or ''), source_name=src['name'], synthetic=bool(src['synthetic']),
-                    data_source=source_label(src), fs=float(fs), win_s=float(win_s), overlap=float(overlap), window_len=int(L), label_mode=label_mode,
-                    min_windows=int(min_windows), max_per_subject=-1 if max_per_subject is None else int(max_per_subject),
-                    max_total=-1 if max_total is None else int(max_total), seed=int(seed), rejected=json.dumps(rej),
-                    n_windows_total=int(meta['n_total']), n_windows_valid=int(len(subj)), n_windows=int(N),
-                    n_subjects_seen=len(counts), n_subjects=len(kept_s),
-                    n_dropped_min_windows=int(counts[counts <= min_windows].sum()),
-                    n_dropped_caps=int(counts[counts > min_windows].sum() - N)))
-                for k, v in rej.items(): f.attrs[f'rejected_{k}'] = v
-    finally:
-        stage.unlink(missing_ok=True)
+    with exclusive(output, f'write_dataset {source}'.strip()):   # a second writer of this file refuses, naming this one
+        stage = output.with_name(f'.{output.name}.stage')
+        if stage.exists():
+            print(f"write_dataset: removing {stage.name} left by an interrupted run; starting over"); stage.unlink()
+        try:
+            meta = _stage(records, stage, progress, label_mode)
+            with h5py.File(stage, 'r') as st:
+                subj = st['subject'][:] if meta['L'] is not None else np.zeros(0, int)
+                counts = np.bincount(subj, minlength=len(meta['subjects']))
+                if not len(subj): raise ValueError(f"{output.name}: the source yielded no valid window at all ({meta['n_total']} windows in {len(meta['records'])} records, rejected {meta['rejected']})")
+                keep = select_windows(subj, min_windows, max_per_subject, max_total, seed)
+                if not len(keep):
+                    best = int(counts.argmax())
+                    raise ValueError(f"{output.name}: min_windows={min_windows} drops every subject: a subject needs more than "
+                                     f"{min_windows} valid windows, the most any of the {len(counts)} subjects has is {counts[best]} "
+                                     f"({meta['subjects'][best]!r}). Lower min_windows (PPG-BP has 3 windows per subject: use min_windows=0).")
+                kept_s = np.unique(subj[keep]); s_new = np.full(len(counts), -1); s_new[kept_s] = np.arange(len(kept_s))
+                rec = st['record'][:][keep]; kept_r = np.unique(rec); r_new = np.full(len(meta['records']), -1); r_new[kept_r] = np.arange(len(kept_r))
+                N, L = len(keep), meta['L']
+                with atomic_path(output) as tmpf, h5py.File(tmpf, 'w') as f:
+                    f.create_dataset('ppg', **_h5opts((N, L), 'f4'))
+                    f.create_dataset('label', **_h5opts((N, 2), 'f4', 1 << 16))
+                    f.create_dataset('subject_idx', data=s_new[subj[keep]].astype('i4')[:, None], **_h5opts((N, 1), 'i4', 1 << 16))
+                    f.create_dataset('record_idx', data=r_new[rec].astype('i4'), **_h5opts((N,), 'i4', 1 << 16))
+                    f.create_dataset('start', data=st['start'][:][keep], **_h5opts((N,), 'i8', 1 << 16))
+                    f.create_dataset('subjects', data=np.array([meta['subjects'][i] for i in kept_s], dtype=object), dtype=h5py.string_dtype())
+                    f.create_dataset('records', data=np.array([meta['records'][i] for i in kept_r], dtype=object), dtype=h5py.string_dtype())
+                    f.create_dataset('record_subject_idx', data=s_new[meta['rec_subject'][kept_r]].astype('i4'))
+                    step = 16 * _CHUNK
+                    for i in tqdm(range(0, N, step), desc=f'write {output.name}', unit_scale=step, unit='win', disable=not progress):
+                        rows = keep[i:i+step]
+                        f['ppg'][i:i+len(rows)] = read_rows(st['ppg'], rows)
+                        f['label'][i:i+len(rows)] = read_rows(st['label'], rows)
+                    rej = {k: int(v) for k, v in meta['rejected'].items()}
+                    f.attrs.update(dict(bpnb_dataset=1, bpnb_version=bpnb.__version__, created=now_iso(), source=source,
+                        input=str(input or ''), source_name=src['name'], synthetic=bool(src['synthetic']),
+                        data_source=source_label(src), fs=float(fs), win_s=float(win_s), overlap=float(overlap), window_len=int(L), label_mode=label_mode,
+                        min_windows=int(min_windows), max_per_subject=-1 if max_per_subject is None else int(max_per_subject),
+                        max_total=-1 if max_total is None else int(max_total), seed=int(seed), rejected=json.dumps(rej),
+                        n_windows_total=int(meta['n_total']), n_windows_valid=int(len(subj)), n_windows=int(N),
+                        n_subjects_seen=len(counts), n_subjects=len(kept_s),
+                        n_dropped_min_windows=int(counts[counts <= min_windows].sum()),
+                        n_dropped_caps=int(counts[counts > min_windows].sum() - N)))
+                    for k, v in rej.items(): f.attrs[f'rejected_{k}'] = v
+        finally:
+            stage.unlink(missing_ok=True)
     return output
 
 # %% ../nbs/15_dataset.ipynb #f4322a68

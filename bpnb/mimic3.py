@@ -4,13 +4,13 @@
 
 # %% ../nbs/13_mimic3.ipynb #02719514
 from __future__ import annotations
-import concurrent.futures as cf, json, re, time
+import concurrent.futures as cf, json, re, time, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import wfdb
 from tqdm import tqdm
-from .config import FS, WIN_S, atomic_path, atomic_write_text
+from .config import FS, WIN_S, atomic_path, atomic_write_text, exclusive
 from .signals import RULES, record_windows, check_label_mode
 
 # %% auto #0
@@ -149,8 +149,12 @@ def read_log(output:str|Path, # the download output folder
     return df.assign(reason=df['reason'].fillna(''))
 
 def _row_from_file(f, segment):
-    "Log row of a segment whose window file exists but whose log row was lost (an interrupted run)."
-    with np.load(f) as z: meta, n = json.loads(str(z['meta'])), len(z['start'])
+    "Log row of a segment whose window file exists but whose log row was lost (an interrupted run); None for a corrupt file, deleted to be fetched again."
+    try:
+        with np.load(f) as z: meta, n = json.loads(str(z['meta'])), len(z['start'])
+    except Exception as e:                                   # truncated or foreign file (BadZipFile, KeyError, ...)
+        warnings.warn(f"{f}: unreadable window file ({type(e).__name__}: {e}); deleted, the segment is fetched again"); f.unlink()
+        return None
     return dict(record=segment, subject=meta['subject'], status='ok', reason='', n_windows=n,
                 n_total=meta['n_total'], seconds=np.nan, **meta['rejected_first'])
 
@@ -191,40 +195,41 @@ def download_mimic3(records:str|Path|list, # record list file (`<dir>/<record>_<
         raise ValueError(f"download_mimic3: limit must be a positive integer or None, got {limit!r}")
     segs = mimic3_record_list(records)[:limit]
     output = Path(output); output.mkdir(parents=True, exist_ok=True)
-    _check_params(output, dict(fs=fs, win_s=win_s, overlap=overlap, max_nan_s=max_nan_s, label_mode=check_label_mode(label_mode),
-                               source='physionet' if mirror is None else str(Path(mirror).resolve())))
-    logged = {r['record']: r for r in read_log(output).to_dict('records')}
-    done = {}
-    for s in segs:
-        f, old = window_file(output, s), logged.get(s)
-        if f.is_file(): done[s] = old if old and old['status'] == 'ok' else _row_from_file(f, s)
-        elif old and old['status'] == 'skipped': done[s] = old
-    todo = [s for s in segs if s not in done]
-    rows, new = {**logged, **done}, {}
-    args = (output, mirror, fs, win_s, overlap, max_nan_s, label_mode)
-    own = executor is None and workers > 0 and len(todo) > 0
-    ex = cf.ProcessPoolExecutor(workers) if own else executor
-    bar = tqdm(total=len(segs), initial=len(done), desc='mimic3 segments', unit='seg', disable=not progress)
-    last, bad = time.time(), {'skipped': 0, 'error': 0}
-    def _take(row):
-        new[row['record']] = rows[row['record']] = row
-        if row['status'] in bad: bad[row['status']] += 1
-        bar.update(); bar.set_postfix(bad, refresh=False)
-    try:
-        if ex is None:
-            for s in todo: _take(process_segment(s, *args))
-        else:
-            queue, running = list(reversed(todo)), set()
-            while queue or running:
-                while queue and len(running) < 4*max(workers, 1):
-                    running.add(ex.submit(process_segment, queue.pop(), *args))
-                fin, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-                for fu in fin: _take(fu.result())
-                if time.time() - last > 5: _write_log(output, rows); last = time.time()
-    finally:
-        bar.close()
-        if own: ex.shutdown(cancel_futures=True)
-        _write_log(output, {**{s: rows[s] for s in segs if s in rows}, **rows})   # list order first
-    out = pd.DataFrame([rows[s] for s in segs]).reindex(columns=LOG_COLS)
-    out['fetched'] = out['record'].isin(list(new))
-    return out
+    with exclusive(output, 'download_mimic3'):   # a second download into this folder refuses, naming this one
+        _check_params(output, dict(fs=fs, win_s=win_s, overlap=overlap, max_nan_s=max_nan_s, label_mode=check_label_mode(label_mode),
+                                   source='physionet' if mirror is None else str(Path(mirror).resolve())))
+        logged = {r['record']: r for r in read_log(output).to_dict('records')}
+        done = {}
+        for s in segs:
+            f, old = window_file(output, s), logged.get(s)
+            if f.is_file() and (row := old if old and old['status'] == 'ok' else _row_from_file(f, s)) is not None: done[s] = row
+            elif old and old['status'] == 'skipped': done[s] = old
+        todo = [s for s in segs if s not in done]
+        rows, new = {**logged, **done}, {}
+        args = (output, mirror, fs, win_s, overlap, max_nan_s, label_mode)
+        own = executor is None and workers > 0 and len(todo) > 0
+        ex = cf.ProcessPoolExecutor(workers) if own else executor
+        bar = tqdm(total=len(segs), initial=len(done), desc='mimic3 segments', unit='seg', disable=not progress)
+        last, bad = time.time(), {'skipped': 0, 'error': 0}
+        def _take(row):
+            new[row['record']] = rows[row['record']] = row
+            if row['status'] in bad: bad[row['status']] += 1
+            bar.update(); bar.set_postfix(bad, refresh=False)
+        try:
+            if ex is None:
+                for s in todo: _take(process_segment(s, *args))
+            else:
+                queue, running = list(reversed(todo)), set()
+                while queue or running:
+                    while queue and len(running) < 4*max(workers, 1):
+                        running.add(ex.submit(process_segment, queue.pop(), *args))
+                    fin, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                    for fu in fin: _take(fu.result())
+                    if time.time() - last > 5: _write_log(output, rows); last = time.time()
+        finally:
+            bar.close()
+            if own: ex.shutdown(cancel_futures=True)
+            _write_log(output, {**{s: rows[s] for s in segs if s in rows}, **rows})   # list order first
+        out = pd.DataFrame([rows[s] for s in segs]).reindex(columns=LOG_COLS)
+        out['fetched'] = out['record'].isin(list(new))
+        return out

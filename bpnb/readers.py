@@ -55,10 +55,15 @@ def _iter_mimic3(folder, fs, win_s, overlap, progress, label_mode='fixed'):
     files = sorted(folder.glob('*/*.npz'))
     if not files: raise FileNotFoundError(f"no window files in {folder}: run download_mimic3 first")
     for f in tqdm(files, desc='mimic3', unit='record', disable=not progress):
-        with np.load(f) as z:
-            meta = json.loads(str(z['meta']))
-            yield RecordWindows(meta['subject'], meta['record'], z['ppg'], z['label'], z['start'],
-                                meta['rejected'], meta['n_total'], 'mimic3', meta['fs'], made_mode)
+        try:
+            with np.load(f) as z:
+                meta = json.loads(str(z['meta']))
+                rw = RecordWindows(meta['subject'], meta['record'], z['ppg'], z['label'], z['start'],
+                                   meta['rejected'], meta['n_total'], 'mimic3', meta['fs'], made_mode)
+        except Exception as e:
+            raise ValueError(f"{f}: not a readable window file ({type(e).__name__}: {e}); delete it and run the download again "
+                             "to fetch that segment anew") from None
+        yield rw
 
 # %% ../nbs/14_readers.ipynb #7b3d78c8
 def _uci_records(folder):
@@ -67,11 +72,15 @@ def _uci_records(folder):
     csvs, mats = sorted(folder.glob('rec_*.csv'), key=num), sorted(folder.glob('Part_*.mat'), key=num)
     if not csvs and not mats: raise FileNotFoundError(f"no UCI records (rec_*.csv or Part_*.mat) in {folder}")
     for p in csvs:
-        x = np.loadtxt(p, delimiter=',', ndmin=2)
+        try: x = np.loadtxt(p, delimiter=',', ndmin=2)
+        except ValueError as e:
+            raise ValueError(f"{p}: not a UCI record CSV (3 rows of comma-separated numbers: PPG, ABP, ECG): {e}") from None
         if x.shape[0] != 3: raise ValueError(f"{p}: expected 3 lines (PPG, ABP, ECG), found {x.shape[0]}")
         yield p.stem, x
     for p in mats:
-        with h5py.File(p, 'r') as f:
+        try: f = h5py.File(p, 'r')
+        except OSError as e: raise ValueError(f"{p}: not a MATLAB v7.3 (HDF5) file as UCI's Part_*.mat are: {e}") from None
+        with f:
             keys = [k for k in f if not k.startswith('#')]
             if len(keys) != 1: raise ValueError(f"{p}: expected one cell array (e.g. {p.stem}), found {keys}")
             for i, ref in enumerate(f[keys[0]][()].ravel(), 1):
@@ -96,13 +105,20 @@ def ppgbp_subjects(folder:str|Path, # the PPG-BP folder
     "The PPG-BP subject table (`subjects.csv`, else the original `PPG-BP dataset.xlsx`), indexed by subject_ID."
     folder = Path(folder)
     csv, xlsx = folder/'subjects.csv', folder/'PPG-BP dataset.xlsx'
-    if csv.is_file(): df = pd.read_csv(csv)
-    elif xlsx.is_file(): df = pd.read_excel(xlsx, header=1)   # row 1 is a title; needs openpyxl
-    else: raise FileNotFoundError(f"no PPG-BP subject table (subjects.csv or 'PPG-BP dataset.xlsx') in {folder}")
+    if not (csv.is_file() or xlsx.is_file()):
+        raise FileNotFoundError(f"no PPG-BP subject table (subjects.csv or 'PPG-BP dataset.xlsx') in {folder}")
+    src = csv if csv.is_file() else xlsx
+    try: df = pd.read_csv(csv) if csv.is_file() else pd.read_excel(xlsx, header=1)   # xlsx: row 1 is a title; needs openpyxl
+    except Exception as e: raise ValueError(f"{src}: not a readable PPG-BP subject table ({type(e).__name__}: {e})") from None
     need = ['subject_ID', 'Systolic Blood Pressure(mmHg)', 'Diastolic Blood Pressure(mmHg)']
     miss = [c for c in need if c not in df.columns]
-    if miss: raise ValueError(f"{folder}: PPG-BP subject table lacks columns {miss}")
-    return df.set_index('subject_ID')
+    if miss: raise ValueError(f"{src}: PPG-BP subject table lacks columns {miss}")
+    bp = df[need[1:]].apply(pd.to_numeric, errors='coerce')
+    bad = df.subject_ID[~np.isfinite(bp.to_numpy(float)).all(1)].tolist()
+    if bad: raise ValueError(f"{src}: subjects {bad[:10]} have an empty or non-numeric SBP/DBP; fix or remove those rows")
+    dup = df.subject_ID[df.subject_ID.duplicated()].tolist()
+    if dup: raise ValueError(f"{src}: subject_ID {dup[:10]} listed more than once")
+    return df.assign(**{c: bp[c] for c in need[1:]}).set_index('subject_ID')
 
 def ppgbp_window(raw:np.ndarray, # one raw PPG-BP segment at 1 kHz
                  fs:float=FS, # target sampling rate in Hz
@@ -130,8 +146,11 @@ def _iter_ppgbp(folder, fs, win_s, overlap, progress, label_mode='fixed'):
     if missing: raise FileNotFoundError(f"{seg_dir}: no segments for subjects {missing[:10]}")
     for sid in tqdm(sorted(tab.index), desc='ppgbp', unit='subject', disable=not progress):
         segs = sorted(files[sid])
-        try: w = np.stack([ppgbp_window(np.array(p.read_text().split(), float), fs) for _, p in segs])
-        except ValueError as e: raise ValueError(f"{seg_dir}: subject {sid}: {e}") from None
+        ws = []
+        for _, p in segs:
+            try: ws.append(ppgbp_window(np.array(p.read_text().split(), float), fs))
+            except ValueError as e: raise ValueError(f"{p}: PPG-BP segment of subject {sid}: {e}") from None
+        w = np.stack(ws)
         lab = tab.loc[sid, ['Systolic Blood Pressure(mmHg)', 'Diastolic Blood Pressure(mmHg)']].to_numpy(float)
         yield RecordWindows(str(sid), str(sid), w.astype(np.float32), np.tile(lab, (len(w), 1)).astype(np.float32),
                             np.arange(len(w), dtype=np.int64)*w.shape[1], {}, len(w), 'ppgbp', fs)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_runner.ipynb #5ab13cfd
 from __future__ import annotations
-import contextlib, hashlib, itertools, json, os, re, shutil, subprocess, sys, threading, time
+import ast, contextlib, hashlib, itertools, json, os, re, shutil, subprocess, sys, threading, time
 from pathlib import Path
 import nbformat, yaml
 from tqdm.auto import tqdm
@@ -13,8 +13,8 @@ from .provenance import make_manifest, write_manifest, read_manifest, now_iso, d
 from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, stage_dir, TrainingRecord
 
 # %% auto #0
-__all__ = ['STAGE_RE', 'CHAPTERS', 'parameters_cell', 'declared_parameters', 'discover_stages', 'CleanLog', 'StageFailed',
-           'run_hash', 'console_relay', 'execute', 'collect_outputs', 'run_paper', 'parse_value', 'grid',
+__all__ = ['STAGE_RE', 'CHAPTERS', 'parameters_cell', 'declared_parameters', 'check_parameters', 'discover_stages', 'CleanLog',
+           'StageFailed', 'run_hash', 'console_relay', 'execute', 'collect_outputs', 'run_paper', 'parse_value', 'grid',
            'headline_metrics', 'plot_batch', 'run_batch', 'execute_chapter', 'chapter_paths', 'run_chapters',
            'run_order', 'build_report']
 
@@ -30,6 +30,29 @@ def declared_parameters(path:Path|str, # a notebook
     "Names and default source text of the parameters a notebook declares."
     import papermill as pm
     return {k: v['default'] for k, v in pm.inspect_notebook(str(path)).items()}
+
+def _fits_default(v, d) -> bool:
+    "Whether value `v` has the type of default `d` (None always fits: the notebook checks what None means)."
+    if v is None or d is None: return True
+    if isinstance(d, bool): return isinstance(v, bool)
+    if isinstance(d, int): return isinstance(v, int) and not isinstance(v, bool)
+    if isinstance(d, float): return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if isinstance(d, (list, tuple)): return isinstance(v, (list, tuple))
+    return isinstance(v, type(d))
+
+def check_parameters(nb:Path|str, # a notebook with a `parameters` cell
+                     params:dict, # the values it will get
+                     declared:dict|None=None, # `declared_parameters(nb)`, if known
+                    ):
+    "Raise a ValueError naming the notebook and the parameter when a value is undeclared or not of its default's type, before any kernel starts."
+    declared = declared_parameters(nb) if declared is None else declared
+    for k, v in params.items():
+        if k not in declared: raise ValueError(f"{Path(nb).name} declares no parameter {k}; it declares: {', '.join(sorted(declared))}")
+        try: d = ast.literal_eval(declared[k])
+        except (ValueError, SyntaxError): continue              # a default that is an expression: not checked here
+        if not _fits_default(v, d):
+            raise ValueError(f"{Path(nb).name}: parameter {k} must be {type(d).__name__} like its default {declared[k]}, "
+                             f"got {v!r} ({type(v).__name__})")
 
 def discover_stages(nbs:Path|str|None=None, # folder of stage notebooks; default the project's `nbs/stages/`
                     only=None, # stage names or numbers to keep, e.g. ['10', '21_train']
@@ -190,12 +213,13 @@ def run_paper(profile:str='quick', # run profile name or YAML path
     uid = init_run(run_dir, 'paper')['uid']
     plan = []  # (notebook, parameters, grid or None)
     for nb in stages:
-        declared = set(declared_parameters(nb))
+        decl = declared_parameters(nb); declared = set(decl)
         p = stage_params(cfg, nb.stem, declared)
         p.update({k: v for k, v in dict(profile=_profile_ref(cfg), data=str(data), run_dir=str(run_dir)).items() if k in declared})
         g = (cfg['stages'].get(nb.stem) or {}).get('grid')
         if g is not None and (not isinstance(g, dict) or not all(isinstance(v, list) for v in g.values())):
             raise ValueError(f"profile {cfg['name']}: stages.{nb.stem}.grid must map parameter names to lists of values")
+        for combo in grid(g) if g else [{}]: check_parameters(nb, {**p, **combo}, decl)   # before any stage runs
         plan.append((nb, p, g))
     used = set().union(*(set(p) | set(g or {}) for _, p, g in plan)); unused = set(stage_params(cfg, '')) - used
     if unused: print(f"note: profile {cfg['name']} sets {', '.join(sorted(unused))}, which no stage declares")
@@ -300,10 +324,12 @@ def run_batch(notebook:Path|str, # the notebook to run
     "Run `notebook` once per parameter combination; continue past failures; return every run's record, with its headline metrics."
     nb = Path(notebook)
     if not nb.is_file(): raise FileNotFoundError(f"{nb}: no such notebook")
-    declared = set(declared_parameters(nb))
+    decl = declared_parameters(nb); declared = set(decl)
     bad = [k for k in {**(fixed or {}), **params} if k not in declared]
     if bad: raise ValueError(f"{nb.name} declares no parameter {', '.join(bad)}; it declares: {', '.join(sorted(declared))}")
-    cfg = load_profile(profile); data = run_data(data, cfg, progress)
+    cfg = load_profile(profile)
+    for combo in grid(params): check_parameters(nb, {**stage_params(cfg, nb.stem, declared), **(fixed or {}), **combo}, decl)
+    data = run_data(data, cfg, progress)
     out = Path(out) if out else project_root()/'runs'/f"{new_run_id(cfg['name'])}-batch-{nb.stem}"
     out = out.resolve(); uid = init_run(out, 'batch')['uid']
     combos = grid(params)
