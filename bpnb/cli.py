@@ -27,6 +27,7 @@ def parser() -> argparse.ArgumentParser:
     "The `bpnb` argument parser."
     p = argparse.ArgumentParser(prog='bpnb', description='bpnb: the executable companion to Schrumpf et al. (2021), '
         'blood pressure from PPG and rPPG with deep learning. Each stage of the paper is a notebook in nbs/stages/.')
+    p.add_argument('--debug', action='store_true', help='show the Python traceback of an error (bpnb --debug COMMAND ...)')
     sub = p.add_subparsers(dest='cmd', required=True, metavar='COMMAND')
     def common(s, out_help):
         s.add_argument('--profile', default='quick', help='run profile: a name in params/ (quick, paper) or a YAML file (default: quick)')
@@ -149,7 +150,7 @@ def _download(a) -> int:
     n_ok, n_err = int((log.status == 'ok').sum()), int((log.status == 'error').sum())
     if n_err or not n_ok:                                   # a failed download never exits 0
         print(f"bpnb download: {n_err} of {len(log)} records failed" + ('' if n_ok else ' and none gave windows') +
-              f"; see {Path(a.output)/mimic3.LOG_NAME} (column 'error')", file=sys.stderr)
+              f"; see {Path(a.output)/mimic3.LOG_NAME} (column 'reason')", file=sys.stderr)
         return 1
     return 0
 
@@ -197,11 +198,17 @@ def main(argv=None) -> int:
             print(render_readme(out=a.out))
     except StageFailed as e:
         print(f"bpnb {a.cmd}: {e}", file=sys.stderr); return 1
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
+    except (ValueError, OSError) as e:                          # bad input, missing or unreadable files, disk full: one line
+        if a.debug: raise
         print(f"bpnb {a.cmd}: error: {e}", file=sys.stderr); return 2
     except KeyboardInterrupt:
         print(f"bpnb {a.cmd}: interrupted; finished stages are kept, continue with --resume and the same --out", file=sys.stderr)
         return 130
+    except Exception as e:                                        # a bug: say so, without a wall of traceback
+        if a.debug: raise
+        print(f"bpnb {a.cmd}: internal error {type(e).__name__}: {e}\n  run it again as `bpnb --debug {a.cmd} ...` for the "
+              "traceback, and report it", file=sys.stderr)
+        return 3
     return 0
 
 # %% ../nbs/04_cli.ipynb #8fbeae0f

@@ -57,7 +57,10 @@ def load_profile(profile:str|Path='quick', # a profile name in `params/` or a pa
     if not p.is_file():
         raise FileNotFoundError(f"profile {profile!r} not found at {p}; available: {', '.join(list_profiles())}")
     try: cfg = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e: raise ValueError(f"{p}: not valid YAML: {e}") from None
+    except yaml.YAMLError as e:
+        m = getattr(e, 'problem_mark', None)
+        raise ValueError(f"{p}: not valid YAML" + (f" at line {m.line + 1}, column {m.column + 1}" if m else '')
+                         + f": {getattr(e, 'problem', None) or e}") from None
     if cfg is None: raise ValueError(f"{p}: the profile is empty (give at least `extends: quick`)")
     if not isinstance(cfg, dict): raise ValueError(f"{p}: a profile must be a mapping of parameter names to values")
     st = cfg.get('stages') or {}
@@ -145,7 +148,7 @@ def _alive(pid) -> bool:
 def exclusive(path:Path|str, # the file or folder about to be written
               what:str='bpnb', # the command, named in the message another process gets
              ):
-    "Hold the lock `.<name>.lock` beside `path` while the block runs; a second holder gets a FileExistsError naming the first."
+    "Hold the lock `.<name>.lock` beside `path` while the block runs (a second holder gets a FileExistsError naming the first); remove temporary files a killed writer left."
     path = Path(path).resolve(); lock = path.with_name(f'.{path.name}.lock'); lock.parent.mkdir(parents=True, exist_ok=True)
     me = dict(pid=os.getpid(), host=socket.gethostname(), what=what, since=time.strftime('%Y-%m-%dT%H:%M:%S'))
     for attempt in range(3):
@@ -160,6 +163,8 @@ def exclusive(path:Path|str, # the file or folder about to be written
                                   f"{lock} if that process is gone") from None
     else: raise FileExistsError(f"{path}: could not take the lock {lock}")
     with os.fdopen(fd, 'w') as f: json.dump(me, f)
+    stale = path.parent.glob(f'.{path.name}.*.tmp') if not path.is_dir() else path.rglob('.*.tmp')
+    for t in stale: t.unlink(missing_ok=True)   # temporary files of writers killed before they could clean up (we hold the lock)
     try: yield lock
     finally: lock.unlink(missing_ok=True)
 

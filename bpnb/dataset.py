@@ -271,6 +271,8 @@ def split(h5:Path|str, # a dataset written by `prepare`
         raise ValueError(f"split: fractions must be three non-negative shares (train, val, test) summing to 1, got {fractions}")
     nw = (None,)*3 if n_windows is None else tuple(n_windows)
     if len(nw) != 3: raise ValueError(f"split: n_windows must give train, val and test, got {n_windows}")
+    if any(w is not None and (not isinstance(w, (int, np.integer)) or w < 1) for w in nw):
+        raise ValueError(f"split: n_windows must be positive whole numbers (train, val, test), got {n_windows}")
     with open_dataset(h5) as f:
         subj = f['subject_idx'][:, 0].astype(np.int64)
         names = [s.decode() if isinstance(s, bytes) else s for s in f['subjects'][:]]
@@ -326,8 +328,9 @@ def save_split(sp:dict, # from `split`
     return out
 
 def load_split(output:Path|str, # a folder written by `split`
+               h5:Path|str|None=None, # the dataset it will index: refused if the split was made for another one
               ) -> dict:
-    "Read a split saved by `split` (same dict as `split` returns)."
+    "Read a split saved by `split` (same dict as `split` returns), checked against dataset `h5` if given."
     out = Path(output)
     if not (out/'split.json').is_file(): raise FileNotFoundError(f"{out}: no split.json here (write one with `split`)")
     sp = json.loads((out/'split.json').read_text())
@@ -335,6 +338,12 @@ def load_split(output:Path|str, # a folder written by `split`
         p = out/f'{k}_idx.npy'
         if not p.is_file(): raise FileNotFoundError(f"{p}: missing; the split in {out} is incomplete")
         sp[k] = np.load(p)
+    if h5 is not None:
+        with open_dataset(h5) as f: n, created = len(f['label']), str(f.attrs.get('created', ''))
+        top = max((int(sp[k].max()) for k in SPLITS if len(sp[k])), default=-1)
+        if top >= n or (sp.get('dataset_created') and created and sp['dataset_created'] != created):
+            raise ValueError(f"{out}: this split was made for {sp.get('dataset', 'another dataset')} (created {sp.get('dataset_created', '?')}), "
+                             f"not for {h5} ({n:,} windows, created {created or '?'}); make a split of this dataset with `bpnb split`")
     return sp
 
 # %% ../nbs/15_dataset.ipynb #f4ab4e0e
@@ -348,7 +357,7 @@ def _describe(x):
 def _parts(h5, split):
     "Named index arrays: the whole file, or the splits of `split` (a dict from `split` or its folder)."
     if split is None: return None
-    sp = load_split(split) if isinstance(split, (str, Path)) else split
+    sp = load_split(split, h5) if isinstance(split, (str, Path)) else split
     return {k: np.asarray(sp[k]) for k in SPLITS}
 
 def dataset_summary(h5:Path|str, # a dataset written by `prepare`

@@ -105,7 +105,7 @@ def feature_ridge(h5:Path|str, # a dataset written by `bpnb.dataset.prepare`
                   n_folds:int=5, # folds of the subject-grouped cross-validation within the training subjects
                  ) -> pd.DataFrame:
     "The feature-ridge baseline: fitted on the split's training windows, its test predictions (`subject, SBP_true, DBP_true, SBP_est, DBP_est`)."
-    sp = load_split(split) if isinstance(split, (str, Path)) else split
+    sp = load_split(split, h5) if isinstance(split, (str, Path)) else split
     tr, te = (np.unique(np.asarray(sp[k], np.int64)) for k in ('train', 'test'))
     if not len(tr) or not len(te): raise ValueError(f"feature_ridge: the split has {len(tr)} training and {len(te)} test windows; need both")
     x_tr, y_tr, s_tr, fs = _read(h5, tr)

@@ -72,7 +72,9 @@ def read_mimic3_segment(segment:str, # '<dir>/<record>_<segment>'
                        ) -> tuple[np.ndarray, np.ndarray]:
     "PLETH and ABP (mmHg) of one mimic3wdb segment; raises `SkipRecord` when they are not usable."
     path, pn_dir = _locate(segment, mirror)
-    h = sig = wfdb.rdheader(path, pn_dir=pn_dir)
+    where = f"{path}.hea" if pn_dir is None else f"{pn_dir}/{path}.hea"
+    try: h = sig = wfdb.rdheader(path, pn_dir=pn_dir)
+    except Exception as e: raise ValueError(f"{where}: not a readable WFDB header ({type(e).__name__}: {e})") from None
     if isinstance(h, wfdb.MultiRecord):   # a multi-segment master header: the signals are in its layout header
         lay = [s for s, n in zip(h.seg_name, h.seg_len) if n == 0 and s != '~']
         if not lay: raise SkipRecord("multi-segment record without a layout header")
@@ -83,7 +85,9 @@ def read_mimic3_segment(segment:str, # '<dir>/<record>_<segment>'
     if not np.isclose(h.fs, fs): raise SkipRecord(f"sampling rate {h.fs:g} Hz, expected {fs:g} Hz")
     unit = sig.units[names.index('ABP')]
     if unit.lower() != 'mmhg': raise SkipRecord(f"ABP unit is {unit!r}, expected mmHg")
-    r = wfdb.rdrecord(path, pn_dir=pn_dir, channel_names=['PLETH', 'ABP'])
+    try: r = wfdb.rdrecord(path, pn_dir=pn_dir, channel_names=['PLETH', 'ABP'])
+    except Exception as e:
+        raise ValueError(f"{where}: its signal file cannot be read as the header describes it (a truncated signal file or a wrong header: {type(e).__name__}: {e})") from None
     return tuple(r.p_signal[:, r.sig_name.index(k)].astype(float) for k in ('PLETH', 'ABP'))
 
 def longest_nan_run(x:np.ndarray, # 1-D signal

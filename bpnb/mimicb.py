@@ -115,7 +115,7 @@ def split_sizes(h5:Path|str, # a dataset written by `bpnb.dataset.prepare`
                 split:dict|Path|str, # its split (a dict from `bpnb.dataset.split`, or the split folder)
                ) -> pd.DataFrame:
     "Subjects and windows per part of a split, and the subjects of each part that have windows in another part."
-    sp = load_split(split) if isinstance(split, (str, Path)) else split
+    sp = load_split(split, h5) if isinstance(split, (str, Path)) else split
     with open_dataset(h5) as f: subj = f['subject_idx'][:, 0]
     parts = {k: set(subj[np.asarray(sp[k])].tolist()) for k in SPLITS}
     return pd.DataFrame([dict(part=k, subjects=len(parts[k]), windows=len(sp[k]),

@@ -210,7 +210,6 @@ def run_paper(profile:str='quick', # run profile name or YAML path
     run_dir = run_dir.resolve()
     if (run_dir/'manifest.json').exists() and not resume:
         raise FileExistsError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out")
-    uid = init_run(run_dir, 'paper')['uid']
     plan = []  # (notebook, parameters, grid or None)
     for nb in stages:
         decl = declared_parameters(nb); declared = set(decl)
@@ -223,6 +222,7 @@ def run_paper(profile:str='quick', # run profile name or YAML path
         plan.append((nb, p, g))
     used = set().union(*(set(p) | set(g or {}) for _, p, g in plan)); unused = set(stage_params(cfg, '')) - used
     if unused: print(f"note: profile {cfg['name']} sets {', '.join(sorted(unused))}, which no stage declares")
+    uid = init_run(run_dir, 'paper')['uid']                          # only once every stage's parameters are known good
     src = data_source(data)
     man = make_manifest(dict(profile=cfg, data=str(data), stages=[nb.stem for nb in stages]), inputs=[data],
                         run_id=run_dir.name, uid=uid, kind='paper', data_source=src, status='running')

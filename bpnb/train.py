@@ -251,7 +251,7 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     if mode not in MODES: raise ValueError(f"train: mode must be one of {MODES}, got {mode!r}")
     lr = LR[mode] if lr is None else lr
     h5, split_dir, out_dir = Path(h5), Path(split_dir), Path(out_dir)
-    info, sp = dataset_info(h5), load_split(split_dir)
+    info, sp = dataset_info(h5), load_split(split_dir, h5)
     set_seed(seed)
     caps = dict(train=max_windows, val=None if max_windows is None else max(1, max_windows//4), test=test_windows)
     idx = {k: _cap(np.unique(sp[k]), caps[k], np.random.default_rng([seed, i])) for i, k in enumerate(caps)}   # each part its own draw: the
