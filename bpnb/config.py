@@ -11,7 +11,8 @@ import yaml
 
 # %% auto #0
 __all__ = ['FS', 'WIN_S', 'ARCHS', 'CONSOLE_ENV', 'project_root', 'shared_data', 'profiles_dir', 'list_profiles', 'load_profile',
-           'stage_params', 'set_seed', 'atomic_path', 'atomic_write_text', 'replace_dir', 'exclusive', 'console']
+           'stage_params', 'set_seed', 'atomic_path', 'atomic_write_text', 'replace_dir', 'inside', 'exclusive',
+           'console']
 
 # %% ../nbs/00_config.ipynb #4a59dfd4
 def project_root(start:Path|str|None=None, # folder to search upwards from; default: cwd, then the package
@@ -138,6 +139,14 @@ def replace_dir(src:Path|str, # a complete folder, written beside `dst`
     return dst
 
 # %% ../nbs/00_config.ipynb #00641667
+def inside(root:Path|str, # the folder a path must stay in
+           path:Path|str, # a path built from names read from files (record lists, headers)
+          ) -> Path:
+    "`path` unchanged, after checking that it resolves (links followed) to a place inside `root`; a ValueError names both otherwise."
+    r, p = Path(root).resolve(), Path(path).resolve()
+    if not p.is_relative_to(r): raise ValueError(f"{path} resolves to {p}, outside {r}: refused")
+    return Path(path)
+
 def _alive(pid) -> bool:
     "Whether process `pid` runs on this host."
     try: os.kill(int(pid), 0); return True

@@ -4,13 +4,13 @@
 
 # %% ../nbs/13_mimic3.ipynb #02719514
 from __future__ import annotations
-import concurrent.futures as cf, json, re, time, warnings
+import concurrent.futures as cf, json, os, re, time, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import wfdb
 from tqdm import tqdm
-from .config import FS, WIN_S, atomic_path, atomic_write_text, exclusive
+from .config import FS, WIN_S, atomic_path, atomic_write_text, exclusive, inside
 from .signals import RULES, record_windows, check_label_mode
 
 # %% auto #0
@@ -63,7 +63,7 @@ def _locate(segment, mirror):
     if mirror is None: return name, f'mimic3wdb/{d}/{rec}'
     for pre in MIRROR_PREFIXES:
         p = Path(mirror)/pre/d/rec/f'{name}.hea'
-        if p.is_file(): return str(p.with_suffix('')), None
+        if p.is_file(): return str(p.with_suffix('')), None   # (names cannot leave the mirror: SEGMENT_RE; links inside it are the user's)
     raise FileNotFoundError(f"{segment}: not in the mirror {mirror} (looked for {Path(mirror)/d/rec/name}.hea)")
 
 def read_mimic3_segment(segment:str, # '<dir>/<record>_<segment>'
@@ -106,9 +106,9 @@ LOG_COLS = ['record', 'subject', 'status', 'reason', 'n_windows', 'n_total', 'se
 def window_file(output:str|Path, # the download output folder
                 segment:str, # '<dir>/<record>_<segment>'
                ) -> Path:
-    "Path of the window file of `segment` in `output`."
+    "Path of the window file of `segment` in `output` (never outside it)."
     d, _, name = segment_parts(segment)
-    return Path(output)/d/f'{name}.npz'
+    return inside(output, Path(output)/d/f'{name}.npz')
 
 def process_segment(segment:str, # '<dir>/<record>_<segment>'
                     output:str|Path, # folder for the window files
@@ -181,6 +181,13 @@ def _write_log(output, rows):
     with atomic_path(Path(output)/LOG_NAME) as tmp: df.to_csv(tmp, index=False)
 
 # %% ../nbs/13_mimic3.ipynb #d9aa2aa5
+def _die_with_parent():
+    "Pool-worker initializer: end this worker when the process that started it dies (Linux `PR_SET_PDEATHSIG`): a killed download leaves no orphans."
+    import ctypes, signal
+    try: ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)     # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError): return                              # not Linux: the pool's own shutdown has to do
+    if os.getppid() == 1: os._exit(1)                                     # the parent died before the line above
+
 def download_mimic3(records:str|Path|list, # record list file (`<dir>/<record>_<segment>` a line) or list
                     output:str|Path, # folder for the window files and the log
                     mirror:str|Path|None=None, # local mirror of mimic3wdb (or a synthetic cohort); None: PhysioNet
@@ -212,7 +219,7 @@ def download_mimic3(records:str|Path|list, # record list file (`<dir>/<record>_<
         rows, new = {**logged, **done}, {}
         args = (output, mirror, fs, win_s, overlap, max_nan_s, label_mode)
         own = executor is None and workers > 0 and len(todo) > 0
-        ex = cf.ProcessPoolExecutor(workers) if own else executor
+        ex = cf.ProcessPoolExecutor(workers, initializer=_die_with_parent) if own else executor
         bar = tqdm(total=len(segs), initial=len(done), desc='mimic3 segments', unit='seg', disable=not progress)
         last, bad = time.time(), {'skipped': 0, 'error': 0}
         def _take(row):

@@ -204,6 +204,15 @@ def fetch_url(urls:str|tuple, # URL, or URLs tried in order
         except (urllib.error.URLError, OSError) as e: errors.append(f"{url}: {e}")
     raise ConnectionError(f"download failed ({'; '.join(errors)}); without internet, fetch the file by hand to {dest}")
 
+def _archive(urls, dest, progress):
+    "A zip archive fetched to `dest`; a cached file that is no zip (an HTML error page, a cut download) is fetched again, with a warning."
+    z = fetch_url(urls, dest, progress=progress)
+    if zipfile.is_zipfile(z): return z
+    warnings.warn(f"{z}: the cached download is not a zip archive (an HTML page or a cut download?); fetching it again")
+    z.unlink(); z = fetch_url(urls, dest, progress=progress)
+    if zipfile.is_zipfile(z): return z
+    z.unlink(); raise ValueError(f"{urls if isinstance(urls, str) else urls[0]}: the server sent no zip archive; fetch it by hand to {dest}")
+
 def _unzip(zpath, output, keep):
     "Extract the members of `zpath` (and of archives inside it) for which `keep(parts)` gives a relative path."
     with zipfile.ZipFile(zpath) as z:
@@ -224,7 +233,7 @@ def download_uci(output:str|Path, # folder for Part_1.mat ... Part_4.mat
     "Download the UCI cuff-less BP data set (Kachuee et al.; `Part_*.mat`) into `output`."
     output = Path(output); output.mkdir(parents=True, exist_ok=True)
     if len(list(output.glob('Part_*.mat'))) >= 4: return output
-    z = fetch_url(urls, output/'.uci_download.zip', progress=progress)
+    z = _archive(urls, output/'.uci_download.zip', progress)
     _unzip(z, output, lambda parts: parts[-1] if re.fullmatch(r'Part_\d+\.mat', parts[-1]) else None)
     if not list(output.glob('Part_*.mat')): raise ValueError(f"{z}: no Part_*.mat in the downloaded archive")
     z.unlink()
@@ -237,7 +246,7 @@ def download_ppgbp(output:str|Path, # folder for 0_subject/ and the xlsx tables
     "Download the PPG-BP database (Liang et al. 2018, figshare) into `output`."
     output = Path(output); output.mkdir(parents=True, exist_ok=True)
     if (output/'PPG-BP dataset.xlsx').is_file() and len(list(output.glob('0_subject/*.txt'))) >= 657: return output
-    z = fetch_url(urls, output/'.ppgbp_download.zip', progress=progress)
+    z = _archive(urls, output/'.ppgbp_download.zip', progress)
     def keep(parts):   # drop the archive's top folder ('Data File/'), keep segments and tables
         parts = parts[1:] if len(parts) > 1 and parts[0] != '0_subject' else parts
         ok = (len(parts) == 2 and parts[0] == '0_subject' and parts[1].endswith('.txt')) or \

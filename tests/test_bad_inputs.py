@@ -286,3 +286,18 @@ def test_killed_prepare_resumes_to_the_same_dataset(world, tmp_path):
     with h5py.File(out) as a, h5py.File(ref) as b:
         for k in ('ppg', 'label', 'subject_idx', 'start'): assert np.array_equal(a[k][:], b[k][:]), k
     assert not list(tmp_path.glob('.*')), list(tmp_path.glob('.*'))       # no stage, lock or temporary file left
+
+
+def test_killed_download_leaves_no_orphan_workers(tmp_path):
+    import psutil
+    cohort = write_cohort(tmp_path/'c', subjects=40, minutes=2, seed=5, progress=False)
+    out = tmp_path/'out'
+    p = subprocess.Popen([*BPNB, 'download', 'mimic3', '--mirror', str(cohort), '--output', str(out), '--workers', '2'],
+                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while len(list(out.glob('*/*.npz'))) < 2 and p.poll() is None and time.time() - t0 < 120: time.sleep(0.05)
+    workers = psutil.Process(p.pid).children(recursive=True)
+    assert p.poll() is None and workers, 'the download ended before it could be killed half-way'
+    os.kill(p.pid, signal.SIGKILL); p.wait()                            # the parent only, as the OOM killer would
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f'orphaned pool workers: {alive}'
