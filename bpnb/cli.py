@@ -138,6 +138,7 @@ def _download(a) -> int:
     if a.records: records = a.records
     elif a.mirror:
         from bpnb.runs import records_of
+        if not Path(a.mirror).is_dir(): raise FileNotFoundError(f"--mirror {a.mirror}: no such folder")
         records = records_of(Path(a.mirror))[0]
     else: raise ValueError('give --records FILE (the paper\'s list is in ../shared/data/mimic-iii-record-list) or --mirror DIR')
     executor = None

@@ -48,7 +48,7 @@ def records_of(data:Path|str, # a data root
     for name in ('ppg_abp_segments.txt', 'RECORDS'):
         if (data/name).is_file(): return data/name, None
     raise FileNotFoundError(f"{data}: neither a mimic3wdb-layout mirror (no RECORDS file) nor a `bpnb download mimic3` "
-                            f"output (no download_log.csv); give --data a folder of either kind")
+                            f"output (no download_log.csv); give a folder of either kind (--data, --mirror)")
 
 # %% ../nbs/02_runs.ipynb #0732f484
 RUN_FILE = 'run.json'

@@ -100,6 +100,18 @@ def _prepare_locked(w, t):
     _hold(t/'x.h5', 'bpnb prepare uci')
     return ['prepare', 'uci', '--input', w/'uci', '--output', t/'x.h5', '--min-windows', 0], [w/'uci']
 
+def _disk_full(w, t):
+    "The disk fills up while the dataset is written (simulated): the dataset written before stays, no temporary file is left."
+    import bpnb.dataset as bd
+    good = t/'good.h5'; shutil.copy(w/'ds.h5', good)
+    real = bd.read_rows
+    def full(*a, **k): raise OSError(28, 'No space left on device', str(good))
+    bd.read_rows = full                                                   # restored by test_bad_input's finally
+    _RESTORE.append(lambda: setattr(bd, 'read_rows', real))
+    return ['prepare', 'uci', '--input', w/'uci', '--output', good, '--min-windows', 0], [good]
+
+_RESTORE = []
+
 def _split_truncated(w, t):
     (t/'cut.h5').write_bytes((w/'ds.h5').read_bytes()[:4096])
     return ['split', t/'cut.h5', '--output', t/'sp'], []
@@ -161,7 +173,9 @@ CASES = [
     ('download-label-mode-change', 'WFDB records', lambda w, t: _download_into(w, t, extra=['--mode', 'paper']), 2, ["label_mode 'fixed' (now 'paper')"]),
     ('download-locked', 'interrupted runs', _download_locked, 2, ['is being written by another process', 'bpnb download mimic3']),
     ('download-no-source', 'CLI arguments', lambda w, t: (['download', 'mimic3', '--output', t/'o'], []), 2, ['give --records FILE']),
-    ('download-mirror-missing', 'CLI arguments', lambda w, t: (['download', 'mimic3', '--mirror', t/'nowhere', '--output', t/'o'], []), 2, ['nowhere']),
+    ('download-mirror-missing', 'CLI arguments', lambda w, t: (['download', 'mimic3', '--mirror', t/'nowhere', '--output', t/'o'], []), 2, ['--mirror', 'nowhere: no such folder']),
+    ('download-mirror-not-a-mirror', 'WFDB records', lambda w, t: (['download', 'mimic3', '--mirror', w/'uci', '--output', t/'o'], [w/'uci']), 2, ['uci', 'neither a mimic3wdb-layout mirror']),
+    ('prepare-disk-full', 'interrupted runs', _disk_full, 2, ['No space left on device']),
     # UCI files: the file is named, the dataset written before stays
     ('uci-text-in-numbers', 'UCI files', _uci(lambda u: (u/'rec_3.csv').write_text('1,2,x\n4,5,6\n7,8,9\n')), 2, ['rec_3.csv', 'not a UCI record CSV']),
     ('uci-semicolons', 'UCI files', _uci(lambda u: (u/'rec_3.csv').write_text('1;2;3\n4;5;6\n7;8;9\n')), 2, ['rec_3.csv', 'not a UCI record CSV']),
@@ -225,7 +239,9 @@ def test_bad_input(case, world, tmp_path):
     name, category, setup, code, words = case
     argv, protected = setup(world, tmp_path)
     before = digest(*protected, world/'ds.h5', world/'win')
-    rc, out, err = run(*argv)
+    try: rc, out, err = run(*argv)
+    finally:
+        while _RESTORE: _RESTORE.pop()()
     assert rc == code, f'{name}: exit {rc}, expected {code}\nstdout: {out[-2000:]}\nstderr: {err[-2000:]}'
     msg = err.strip().splitlines()[-1] if err.strip() else ''
     for w in words: assert w in err, f'{name}: {w!r} not in the message:\n{err[-2000:]}'
