@@ -8,7 +8,7 @@ import ast, contextlib, hashlib, itertools, json, os, re, shutil, subprocess, sy
 from pathlib import Path
 import nbformat, yaml
 from tqdm.auto import tqdm
-from .config import CONSOLE_ENV, project_root, load_profile, stage_params, profiles_dir, atomic_path, atomic_write_text
+from .config import CONSOLE_ENV, project_root, load_profile, stage_params, profiles_dir, atomic_path, atomic_write_text, exclusive
 from .provenance import make_manifest, write_manifest, read_manifest, now_iso, data_source, source_label
 from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, stage_dir, TrainingRecord
 
@@ -222,42 +222,43 @@ def run_paper(profile:str='quick', # run profile name or YAML path
         plan.append((nb, p, g))
     used = set().union(*(set(p) | set(g or {}) for _, p, g in plan)); unused = set(stage_params(cfg, '')) - used
     if unused: print(f"note: profile {cfg['name']} sets {', '.join(sorted(unused))}, which no stage declares")
-    uid = init_run(run_dir, 'paper')['uid']                          # only once every stage's parameters are known good
-    src = data_source(data)
-    man = make_manifest(dict(profile=cfg, data=str(data), stages=[nb.stem for nb in stages]), inputs=[data],
-                        run_id=run_dir.name, uid=uid, kind='paper', data_source=src, status='running')
-    if resume and (run_dir/'manifest.json').exists():  # keep when the run began; note each resumption
-        old = read_manifest(run_dir)
-        man.update(started=old['started'], resumed=[*old.get('resumed', []), man['started']])
-    write_manifest(run_dir, man)
-    print(f"bpnb paper: run {run_dir.name}, profile {cfg['name']}, {source_label(src)}, {len(stages)} stages -> {run_dir}")
-    state, rerun, status = _state(run_dir), False, 'done'
-    try:
-        with console_relay(run_dir, show=progress):
-            for nb, p, g in tqdm(plan, desc='stages', unit='stage', disable=not progress):
-                prev, h = state.get(nb.stem, {}), run_hash(nb, p if g is None else {**p, 'grid': g})
-                if resume and not rerun and prev.get('status') == 'done' and prev.get('hash') == h:
-                    tqdm.write(f"  {nb.stem}: done before with the same parameters, skipped"); continue
-                rerun = True
-                if g is None: r = execute(nb, run_dir, p, progress=progress)
-                else: r = _grid_stage(nb, g, cfg, data, run_dir, h, resume, progress)
-                tqdm.write(f"  {nb.stem}: done in {r['seconds']:.1f} s")
-            prev = state.get(CHAPTERS, {})
-            if chapters and not (resume and not rerun and prev.get('status') == 'done' and [c['notebook'] for c in prev['chapters']] == chapters):
-                r = run_chapters(run_dir, chapters, progress)
-                tqdm.write(f"  library chapters: {len(chapters)} executed into {run_dir/CHAPTERS} in {r['seconds']:.1f} s"
-                           + (f"; FAILED: {r['error']}" if r['status'] != 'done' else ''))
-    except BaseException as e:
-        status = 'failed' if isinstance(e, StageFailed) else 'interrupted'
-        raise
-    finally:
-        man.update(ended=now_iso(), status=status, stages_state=_state(run_dir))
+    with exclusive(run_dir, 'bpnb paper'):                            # a second `bpnb paper --out` of this folder refuses
+        uid = init_run(run_dir, 'paper')['uid']                          # only once every stage's parameters are known good
+        src = data_source(data)
+        man = make_manifest(dict(profile=cfg, data=str(data), stages=[nb.stem for nb in stages]), inputs=[data],
+                            run_id=run_dir.name, uid=uid, kind='paper', data_source=src, status='running')
+        if resume and (run_dir/'manifest.json').exists():  # keep when the run began; note each resumption
+            old = read_manifest(run_dir)
+            man.update(started=old['started'], resumed=[*old.get('resumed', []), man['started']])
         write_manifest(run_dir, man)
-        copied = collect_outputs(run_dir, figures)
-        if report: build_report(run_dir, progress=progress)
-    print(f"bpnb paper: {len(copied)} figure and table files collected in {Path(figures) if figures else project_root()/'figures'}")
-    if report: print(f"bpnb paper: report at {run_dir/'report'/'index.html'}")
-    return run_dir
+        print(f"bpnb paper: run {run_dir.name}, profile {cfg['name']}, {source_label(src)}, {len(stages)} stages -> {run_dir}")
+        state, rerun, status = _state(run_dir), False, 'done'
+        try:
+            with console_relay(run_dir, show=progress):
+                for nb, p, g in tqdm(plan, desc='stages', unit='stage', disable=not progress):
+                    prev, h = state.get(nb.stem, {}), run_hash(nb, p if g is None else {**p, 'grid': g})
+                    if resume and not rerun and prev.get('status') == 'done' and prev.get('hash') == h:
+                        tqdm.write(f"  {nb.stem}: done before with the same parameters, skipped"); continue
+                    rerun = True
+                    if g is None: r = execute(nb, run_dir, p, progress=progress)
+                    else: r = _grid_stage(nb, g, cfg, data, run_dir, h, resume, progress)
+                    tqdm.write(f"  {nb.stem}: done in {r['seconds']:.1f} s")
+                prev = state.get(CHAPTERS, {})
+                if chapters and not (resume and not rerun and prev.get('status') == 'done' and [c['notebook'] for c in prev['chapters']] == chapters):
+                    r = run_chapters(run_dir, chapters, progress)
+                    tqdm.write(f"  library chapters: {len(chapters)} executed into {run_dir/CHAPTERS} in {r['seconds']:.1f} s"
+                               + (f"; FAILED: {r['error']}" if r['status'] != 'done' else ''))
+        except BaseException as e:
+            status = 'failed' if isinstance(e, StageFailed) else 'interrupted'
+            raise
+        finally:
+            man.update(ended=now_iso(), status=status, stages_state=_state(run_dir))
+            write_manifest(run_dir, man)
+            copied = collect_outputs(run_dir, figures)
+            if report: build_report(run_dir, progress=progress)
+        print(f"bpnb paper: {len(copied)} figure and table files collected in {Path(figures) if figures else project_root()/'figures'}")
+        if report: print(f"bpnb paper: report at {run_dir/'report'/'index.html'}")
+        return run_dir
 
 # %% ../nbs/03_runner.ipynb #9a504afc
 def parse_value(s:str):

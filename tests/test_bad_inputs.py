@@ -112,6 +112,10 @@ def _disk_full(w, t):
 
 _RESTORE = []
 
+def _paper_locked(w, t):
+    _hold(t/'run', 'bpnb paper')
+    return ['paper', '--profile', 'smoke', '--data', w/'cohort', '--out', t/'run', '--quiet'], [w/'cohort']
+
 def _split_truncated(w, t):
     (t/'cut.h5').write_bytes((w/'ds.h5').read_bytes()[:4096])
     return ['split', t/'cut.h5', '--output', t/'sp'], []
@@ -176,6 +180,7 @@ CASES = [
     ('download-mirror-missing', 'CLI arguments', lambda w, t: (['download', 'mimic3', '--mirror', t/'nowhere', '--output', t/'o'], []), 2, ['--mirror', 'nowhere: no such folder']),
     ('download-mirror-not-a-mirror', 'WFDB records', lambda w, t: (['download', 'mimic3', '--mirror', w/'uci', '--output', t/'o'], [w/'uci']), 2, ['uci', 'neither a mimic3wdb-layout mirror']),
     ('prepare-disk-full', 'interrupted runs', _disk_full, 2, ['No space left on device']),
+    ('paper-run-locked', 'interrupted runs', _paper_locked, 2, ['run is being written by another process (bpnb paper']),
     # UCI files: the file is named, the dataset written before stays
     ('uci-text-in-numbers', 'UCI files', _uci(lambda u: (u/'rec_3.csv').write_text('1,2,x\n4,5,6\n7,8,9\n')), 2, ['rec_3.csv', 'not a UCI record CSV']),
     ('uci-semicolons', 'UCI files', _uci(lambda u: (u/'rec_3.csv').write_text('1;2;3\n4;5;6\n7;8;9\n')), 2, ['rec_3.csv', 'not a UCI record CSV']),
