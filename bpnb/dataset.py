@@ -17,8 +17,8 @@ from .readers import iter_windows
 from .signals import check_label_mode
 
 # %% auto #0
-__all__ = ['SPLITS', 'select_windows', 'read_rows', 'write_dataset', 'open_dataset', 'dataset_info', 'prepare', 'overlapping',
-           'split', 'save_split', 'load_split', 'dataset_summary', 'plot_label_histograms']
+__all__ = ['SPLITS', 'select_windows', 'read_rows', 'write_dataset', 'open_dataset', 'check_dataset', 'dataset_info', 'prepare',
+           'overlapping', 'split', 'save_split', 'load_split', 'dataset_summary', 'plot_label_histograms']
 
 # %% ../nbs/15_dataset.ipynb #6fb14c33
 def select_windows(subject:np.ndarray, # subject index of every valid window, (N,) int
@@ -191,6 +191,21 @@ def open_dataset(h5:Path|str, # a file written by `prepare`
     if missing: f.close(); raise ValueError(f"{p}: not a bpnb dataset, it lacks {', '.join(missing)}")
     return f
 
+def check_dataset(h5:Path|str, # a file written by `prepare` (or by hand)
+                 ) -> int:
+    "Its number of windows, after checking what a split or a training relies on: equal lengths, finite labels, subject indices in range."
+    with open_dataset(h5) as f:
+        n, ns = len(f['ppg']), len(f['subjects'])
+        bad = [k for k in ('label', 'subject_idx') if len(f[k]) != n]
+        if bad: raise ValueError(f"{h5}: {', '.join(bad)} has another length than ppg ({n:,} windows)")
+        for lo in range(0, n, 1 << 20):                                   # in blocks: bounded memory at paper scale
+            lab, sub = f['label'][lo:lo + (1 << 20)], f['subject_idx'][lo:lo + (1 << 20)]
+            if not np.isfinite(lab).all():
+                raise ValueError(f"{h5}: window {lo + int(np.flatnonzero(~np.isfinite(lab).all(1))[0])} has a non-finite label")
+            if len(sub) and (sub.min() < 0 or sub.max() >= ns):
+                raise ValueError(f"{h5}: subject_idx runs from {sub.min()} to {sub.max()}, outside the {ns} subjects it lists")
+    return n
+
 def dataset_info(h5:Path|str, # a file written by `prepare`
                 ) -> dict:
     "Attributes of a bpnb dataset (`rejected` as a dict) plus `subjects` (names) and `shape` of `ppg`."
@@ -273,6 +288,7 @@ def split(h5:Path|str, # a dataset written by `prepare`
     if len(nw) != 3: raise ValueError(f"split: n_windows must give train, val and test, got {n_windows}")
     if any(w is not None and (not isinstance(w, (int, np.integer)) or w < 1) for w in nw):
         raise ValueError(f"split: n_windows must be positive whole numbers (train, val, test), got {n_windows}")
+    check_dataset(h5)
     with open_dataset(h5) as f:
         subj = f['subject_idx'][:, 0].astype(np.int64)
         names = [s.decode() if isinstance(s, bytes) else s for s in f['subjects'][:]]
@@ -321,11 +337,12 @@ def save_split(sp:dict, # from `split`
                output:Path|str, # the split folder
               ) -> Path:
     "Write `split.json` and `{train,val,test}_idx.npy` into `output` (each file atomically)."
-    out = Path(output); out.mkdir(parents=True, exist_ok=True)
-    for k in SPLITS:
-        with atomic_path(out/f'{k}_idx.npy') as t, open(t, 'wb') as fh: np.save(fh, sp[k])
-    atomic_write_text(out/'split.json', json.dumps({k: v for k, v in sp.items() if k not in SPLITS}, indent=1) + '\n')
-    return out
+    with exclusive(output, 'save_split'):                            # a second writer of this split refuses
+        out = Path(output); out.mkdir(parents=True, exist_ok=True)
+        for k in SPLITS:
+            with atomic_path(out/f'{k}_idx.npy') as t, open(t, 'wb') as fh: np.save(fh, sp[k])
+        atomic_write_text(out/'split.json', json.dumps({k: v for k, v in sp.items() if k not in SPLITS}, indent=1) + '\n')
+        return out
 
 def load_split(output:Path|str, # a folder written by `split`
                h5:Path|str|None=None, # the dataset it will index: refused if the split was made for another one

@@ -332,44 +332,45 @@ def run_batch(notebook:Path|str, # the notebook to run
     for combo in grid(params): check_parameters(nb, {**stage_params(cfg, nb.stem, declared), **(fixed or {}), **combo}, decl)
     data = run_data(data, cfg, progress)
     out = Path(out) if out else project_root()/'runs'/f"{new_run_id(cfg['name'])}-batch-{nb.stem}"
-    out = out.resolve(); uid = init_run(out, 'batch')['uid']
-    combos = grid(params)
-    man = make_manifest(dict(notebook=str(nb), grid=params, fixed=fixed or {}, profile=cfg, data=str(data)), started=now_iso(),
-                        run_id=out.name, uid=uid, kind='batch', data_source=data_source(data), status='running')
-    write_manifest(out, man)
-    results = []
-    with console_relay(out, show=progress):
-        for combo in tqdm(combos, desc=f'batch {nb.stem}', unit='run', disable=not progress):
-            name = _slug(combo); rd = out/name
-            p = stage_params(cfg, nb.stem, declared)
-            p.update({k: v for k, v in dict(profile=_profile_ref(cfg), data=str(data), run_dir=str(rd)).items() if k in declared})
-            p.update({**(fixed or {}), **combo})
-            prev = _state(out).get(name, {})
-            if resume and prev.get('status') == 'done' and prev.get('hash') == run_hash(nb, p):
-                results.append(dict(prev, run=name, skipped=True)); continue
-            init_run(rd)
-            try: rec = execute(nb, rd, p, progress=False)
-            except StageFailed as e:
-                rec = _state(rd)[nb.stem]; tqdm.write(f"  {name}: FAILED: {e.ename}: {e.evalue}")
-            else: tqdm.write(f"  {name}: done in {rec['seconds']:.1f} s")
-            met = headline_metrics(rd) if rec['status'] == 'done' else {}
-            rec = dict(rec, run=name, **{f'param.{k}': v for k, v in combo.items()}, metrics=met)
-            st = _state(out); st[name] = rec; _save_state(out, st)
-            results.append(rec)
-    import pandas as pd
-    mcols = list(dict.fromkeys(k for r in results for k in r.get('metrics') or {}))
-    cols = ['run', *[f'param.{k}' for k in params], 'status', 'seconds', *mcols, 'error', 'output']
-    table = pd.DataFrame([{**r, **(r.get('metrics') or {})} for r in results]).reindex(columns=cols)
-    atomic_write_text(out/'batch.csv', table.to_csv(index=False))
-    fig = plot_batch(table, f"batch {out.name}: test MAE per run (network beside its mean baseline)\n{source_label(data_source(data))}")
-    if fig is not None:
-        import matplotlib.pyplot as plt
-        with atomic_path(out/'batch_mae.png') as tmp: fig.savefig(tmp, format='png', dpi=150, bbox_inches='tight')
-        plt.close(fig)
-    man.update(ended=now_iso(), status='failed' if (table.status != 'done').any() else 'done',
-               failures=table.loc[table.status != 'done', 'run'].tolist())
-    write_manifest(out, man)
-    return results
+    with exclusive(out, 'bpnb batch'):                                # a second batch into this folder refuses
+        out = out.resolve(); uid = init_run(out, 'batch')['uid']
+        combos = grid(params)
+        man = make_manifest(dict(notebook=str(nb), grid=params, fixed=fixed or {}, profile=cfg, data=str(data)), started=now_iso(),
+                            run_id=out.name, uid=uid, kind='batch', data_source=data_source(data), status='running')
+        write_manifest(out, man)
+        results = []
+        with console_relay(out, show=progress):
+            for combo in tqdm(combos, desc=f'batch {nb.stem}', unit='run', disable=not progress):
+                name = _slug(combo); rd = out/name
+                p = stage_params(cfg, nb.stem, declared)
+                p.update({k: v for k, v in dict(profile=_profile_ref(cfg), data=str(data), run_dir=str(rd)).items() if k in declared})
+                p.update({**(fixed or {}), **combo})
+                prev = _state(out).get(name, {})
+                if resume and prev.get('status') == 'done' and prev.get('hash') == run_hash(nb, p):
+                    results.append(dict(prev, run=name, skipped=True)); continue
+                init_run(rd)
+                try: rec = execute(nb, rd, p, progress=False)
+                except StageFailed as e:
+                    rec = _state(rd)[nb.stem]; tqdm.write(f"  {name}: FAILED: {e.ename}: {e.evalue}")
+                else: tqdm.write(f"  {name}: done in {rec['seconds']:.1f} s")
+                met = headline_metrics(rd) if rec['status'] == 'done' else {}
+                rec = dict(rec, run=name, **{f'param.{k}': v for k, v in combo.items()}, metrics=met)
+                st = _state(out); st[name] = rec; _save_state(out, st)
+                results.append(rec)
+        import pandas as pd
+        mcols = list(dict.fromkeys(k for r in results for k in r.get('metrics') or {}))
+        cols = ['run', *[f'param.{k}' for k in params], 'status', 'seconds', *mcols, 'error', 'output']
+        table = pd.DataFrame([{**r, **(r.get('metrics') or {})} for r in results]).reindex(columns=cols)
+        atomic_write_text(out/'batch.csv', table.to_csv(index=False))
+        fig = plot_batch(table, f"batch {out.name}: test MAE per run (network beside its mean baseline)\n{source_label(data_source(data))}")
+        if fig is not None:
+            import matplotlib.pyplot as plt
+            with atomic_path(out/'batch_mae.png') as tmp: fig.savefig(tmp, format='png', dpi=150, bbox_inches='tight')
+            plt.close(fig)
+        man.update(ended=now_iso(), status='failed' if (table.status != 'done').any() else 'done',
+                   failures=table.loc[table.status != 'done', 'run'].tolist())
+        write_manifest(out, man)
+        return results
 
 # %% ../nbs/03_runner.ipynb #71cb391f
 def _grid_stage(nb, g, cfg, data, run_dir, h, resume, progress) -> dict:

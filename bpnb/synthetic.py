@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import signal as sps
 from tqdm import tqdm
 import bpnb
-from .config import FS, WIN_S, replace_dir
+from .config import FS, WIN_S, replace_dir, exclusive
 
 # %% auto #0
 __all__ = ['BP_MODEL', 'PPG_MODEL', 'ADC', 'DEFAULT_ARTEFACTS', 'DURATIONS', 'draw_subject', 'beat_shape', 'ppg_beat',
@@ -317,35 +317,36 @@ def write_cohort(output:Path|str, # the cohort folder to create
                                   "bpnb never replaces a folder it did not write: choose another output folder")
         if not overwrite:
             raise FileExistsError(f"write_cohort: {output} holds a different synthetic cohort; pass overwrite=True to replace it")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{output.name}.', dir=output.parent))
-    try:
-        recs, segs, beats, subj = [], [], ["record,t_s,sbp,dbp,sbp_ppg,dbp_ppg"], []
-        for k in tqdm(range(subjects), desc='synthetic cohort', unit='subject', disable=not progress):
-            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
-            sp = draw_subject(rng, no_abp=art['no_abp'])
-            rec = synth_record(rng, sp, minutes, fs, art)
-            d, name = record_name(k)
-            names = write_record(tmp/d/name, name, rec, start_s=float(rng.integers(0, 86400)))
-            recs.append(f"{d}/{name}/")
-            if rec['has_abp']: segs += [f"{d}/{s}" for s in names]
-            beats += [f"{name},{t:.3f},{a:.2f},{b:.2f},{c:.2f},{e:.2f}" for t, a, b, c, e in
-                      zip(rec['t_beats'], rec['sbp_beats'], rec['dbp_beats'], rec['sbp_ppg'], rec['dbp_ppg'])]
-            subj.append({'record': name, **{k_: (round(v, 6) if isinstance(v, float) else v) for k_, v in sp.items()}})
-        recs.sort()
-        (tmp/'RECORDS').write_text("".join(r + "\n" for r in recs))
-        for d in sorted({r[:2] for r in recs}):
-            (tmp/d/'RECORDS').write_text("".join(r[3:] + "\n" for r in recs if r[:2] == d))
-        (tmp/'ppg_abp_segments.txt').write_text("".join(s + "\n" for s in sorted(segs)))
-        (tmp/'bpnb_beats.csv').write_text("\n".join(beats) + "\n")
-        cols = list(subj[0])
-        (tmp/'bpnb_subjects.csv').write_text("\n".join([",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in subj]) + "\n")
-        (tmp/'SOURCE.md').write_text(_source_md(meta))
-        (tmp/'bpnb_source.json').write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-        replace_dir(tmp, output)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp)
-    return output
+    with exclusive(output, 'write_cohort'):                          # a second writer of this cohort refuses
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f'.{output.name}.', dir=output.parent))
+        try:
+            recs, segs, beats, subj = [], [], ["record,t_s,sbp,dbp,sbp_ppg,dbp_ppg"], []
+            for k in tqdm(range(subjects), desc='synthetic cohort', unit='subject', disable=not progress):
+                rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
+                sp = draw_subject(rng, no_abp=art['no_abp'])
+                rec = synth_record(rng, sp, minutes, fs, art)
+                d, name = record_name(k)
+                names = write_record(tmp/d/name, name, rec, start_s=float(rng.integers(0, 86400)))
+                recs.append(f"{d}/{name}/")
+                if rec['has_abp']: segs += [f"{d}/{s}" for s in names]
+                beats += [f"{name},{t:.3f},{a:.2f},{b:.2f},{c:.2f},{e:.2f}" for t, a, b, c, e in
+                          zip(rec['t_beats'], rec['sbp_beats'], rec['dbp_beats'], rec['sbp_ppg'], rec['dbp_ppg'])]
+                subj.append({'record': name, **{k_: (round(v, 6) if isinstance(v, float) else v) for k_, v in sp.items()}})
+            recs.sort()
+            (tmp/'RECORDS').write_text("".join(r + "\n" for r in recs))
+            for d in sorted({r[:2] for r in recs}):
+                (tmp/d/'RECORDS').write_text("".join(r[3:] + "\n" for r in recs if r[:2] == d))
+            (tmp/'ppg_abp_segments.txt').write_text("".join(s + "\n" for s in sorted(segs)))
+            (tmp/'bpnb_beats.csv').write_text("\n".join(beats) + "\n")
+            cols = list(subj[0])
+            (tmp/'bpnb_subjects.csv').write_text("\n".join([",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in subj]) + "\n")
+            (tmp/'SOURCE.md').write_text(_source_md(meta))
+            (tmp/'bpnb_source.json').write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+            replace_dir(tmp, output)
+        finally:
+            if tmp.exists(): shutil.rmtree(tmp)
+        return output
 
 # %% ../nbs/12_synthetic.ipynb #dce5a130
 def _segment_starts(cohort:Path, d:str, name:str) -> dict:

@@ -16,7 +16,7 @@ from .config import console, set_seed, atomic_path, atomic_write_text, WIN_S, FS
 from .provenance import make_manifest, now_iso
 from .runs import RunContext, TrainingRecord, run_data, dataset_dir, models_dir, stage_of, TRAIN_STAGE
 from .models import build_model, custom_objects
-from .dataset import load_split, dataset_info, split as split_dataset
+from .dataset import load_split, dataset_info, check_dataset, split as split_dataset
 from .inputs import h5_dataset
 from .metrics import mean_baseline, metrics_table
 
@@ -251,7 +251,7 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     if mode not in MODES: raise ValueError(f"train: mode must be one of {MODES}, got {mode!r}")
     lr = LR[mode] if lr is None else lr
     h5, split_dir, out_dir = Path(h5), Path(split_dir), Path(out_dir)
-    info, sp = dataset_info(h5), load_split(split_dir, h5)
+    check_dataset(h5); info, sp = dataset_info(h5), load_split(split_dir, h5)
     set_seed(seed)
     caps = dict(train=max_windows, val=None if max_windows is None else max(1, max_windows//4), test=test_windows)
     idx = {k: _cap(np.unique(sp[k]), caps[k], np.random.default_rng([seed, i])) for i, k in enumerate(caps)}   # each part its own draw: the

@@ -116,6 +116,25 @@ def _paper_locked(w, t):
     _hold(t/'run', 'bpnb paper')
     return ['paper', '--profile', 'smoke', '--data', w/'cohort', '--out', t/'run', '--quiet'], [w/'cohort']
 
+def _h5_edit(key, value):
+    "A copy of the dataset with window 5's `key` set to `value` (None: the dataset removed), as a hand edit would leave it."
+    def setup(w, t):
+        import h5py
+        ds = copy(w, t, 'ds.h5')
+        with h5py.File(ds, 'r+') as f:
+            if value is None: del f[key]
+            else: f[key][5] = value
+        return ['split', ds, '--mode', 'sample', '--output', t/'sp'], [ds]
+    return setup
+
+def _split_locked(w, t):
+    _hold(t/'sp', 'bpnb split')
+    return ['split', w/'ds.h5', '--mode', 'sample', '--output', t/'sp'], []
+
+def _synth_locked(w, t):
+    _hold(t/'c', 'bpnb synth')
+    return ['synth', '--output', t/'c', '--subjects', 1, '--minutes', 0.5], []
+
 def _split_truncated(w, t):
     (t/'cut.h5').write_bytes((w/'ds.h5').read_bytes()[:4096])
     return ['split', t/'cut.h5', '--output', t/'sp'], []
@@ -210,6 +229,11 @@ CASES = [
     ('split-too-many-windows', 'HDF5 datasets', _h5_cmd(lambda ds, sp, t: ['split', ds, '--mode', 'sample', '--n-windows', 10**6, 1, 1, '--output', sp]), 2, ["asked for 1,000,000 windows"]),
     ('split-too-few-subjects', 'HDF5 datasets', _h5_cmd(lambda ds, sp, t: ['split', ds, '--mode', 'subject', '--output', sp]), 2, ['ds.h5 has', 'too few for a subject split']),
     ('split-truncated-h5', 'HDF5 datasets', _split_truncated, 2, ['cut.h5']),
+    ('split-subject-idx-out-of-range', 'HDF5 datasets', _h5_edit('subject_idx', 99), 2, ['ds.h5', 'outside the', 'subjects it lists']),
+    ('split-nan-label', 'HDF5 datasets', _h5_edit('label', np.nan), 2, ['ds.h5', 'window 5 has a non-finite label']),
+    ('split-lacks-labels', 'HDF5 datasets', _h5_edit('label', None), 2, ['ds.h5', 'not a bpnb dataset, it lacks label']),
+    ('split-output-locked', 'interrupted runs', _split_locked, 2, ['sp is being written by another process (bpnb split']),
+    ('synth-output-locked', 'interrupted runs', _synth_locked, 2, ['c is being written by another process (bpnb synth']),
     # CLI arguments
     ('train-unknown-arch', 'CLI arguments', lambda w, t: (['train', '--arch', 'bogus'], []), 2, ["--arch: invalid choice: 'bogus'"]),
     ('train-zero-epochs', 'CLI arguments', lambda w, t: (['train', '--arch', 'alexnet', '--epochs', 0, '--data', w/'cohort', '--out', t/'r'], [w/'cohort']), 2, ['epochs must be an integer >= 1']),
