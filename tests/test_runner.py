@@ -19,10 +19,10 @@ def test_parameters_are_injected_and_checked(tiny, tmp_path, profile):
     # the executed notebook holds papermill's injected-parameters cell
     nb = json.loads((run/'01_first.ipynb').read_text())
     assert any('injected-parameters' in c['metadata'].get('tags', []) and 'n = 5' in ''.join(c['source']) for c in nb['cells'])
-    # a parameter of the wrong type is caught by the notebook's own check, and reported
+    # a parameter of the wrong type is refused before any kernel starts, and no run folder is made
     r = bpnb('paper', '--nbs', tiny, '--out', tmp_path/'bad', '--profile', profile('n: seven\n', 'bad'),
-             '--data', tmp_path, '--quiet', check=1)
-    assert "n must be an int, got 'seven'" in r.stderr
+             '--data', tmp_path, '--quiet', check=2)
+    assert "01_first.ipynb: parameter n must be int like its default 1, got 'seven'" in r.stderr and not (tmp_path/'bad').exists()
 
 
 def test_failure_report_stops_at_failing_stage_and_resume(tiny, tmp_path, profile):
