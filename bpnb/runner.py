@@ -516,8 +516,8 @@ def build_report(run_dir:Path|str, # a run folder written by `run_paper` or `run
     rows += [f"<tr><td><a href='{p}'>{e(p[:-5])}</a></td><td>?</td><td></td><td></td></tr>" for p in pages.values()]  # not in stages.json
     parts, nav = [], []
     if (run_dir/'batch.csv').is_file():
-        parts.append(f"<h2 id='s-batch'>Comparison across the grid</h2><p>One row per run (<code>batch.csv</code>): its parameters, "
-                     f"status, time and the headline test metrics of the network it trained.</p>"
+        parts.append("<h2 id='s-batch'>Comparison across the grid</h2><p>One row per run (<code>batch.csv</code>): its parameters, "
+                     "status, time and the headline test metrics of the network it trained.</p>"
                      + _table_of(pd.read_csv(run_dir/'batch.csv').drop(columns=['output'], errors='ignore')))
         if (run_dir/'batch_mae.png').is_file():
             (rep/'figures').mkdir(exist_ok=True); shutil.copyfile(run_dir/'batch_mae.png', rep/'figures'/'batch_mae.png')

@@ -4,14 +4,12 @@
 
 # %% ../nbs/42_transfer.ipynb #ba030aed
 from __future__ import annotations
-import json
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import h5py
 import keras
-from .config import atomic_path, atomic_write_text
 from .personalization import (copy_model, fine_tune, predict_bp, load_pretrained, before_after,
                                   pretrained_label, save_predictions, PROTOCOLS)
 from .rppg import read_rppg_h5
