@@ -174,7 +174,7 @@ def _synth_over(w, t):
     mine = t/'mine'; mine.mkdir(); (mine/'notes.csv').write_text('a,b\n1,2\n')
     return ['synth', '--output', mine, '--overwrite', '--subjects', 1, '--minutes', 0.5], [mine]
 
-def _wfdb_file(name, data):
+def _write_file(name, data):
     def do(u): (u/name).write_bytes(data)
     return do
 
@@ -205,7 +205,7 @@ CASES = [
     ('uci-semicolons', 'UCI files', _uci(lambda u: (u/'rec_3.csv').write_text('1;2;3\n4;5;6\n7;8;9\n')), 2, ['rec_3.csv', 'not a UCI record CSV']),
     ('uci-ragged-rows', 'UCI files', _uci(lambda u: (u/'rec_3.csv').write_text('1,2,3\n4,5\n7,8,9\n')), 2, ['rec_3.csv', 'not a UCI record CSV']),
     ('uci-two-rows', 'UCI files', _uci(lambda u: (u/'rec_3.csv').write_text('1,2,3\n4,5,6\n')), 2, ['rec_3.csv', 'expected 3 lines']),
-    ('uci-mat-not-hdf5', 'UCI files', _uci(_wfdb_file('Part_1.mat', b'MATLAB 5.0 MAT-file, old format')), 2, ['Part_1.mat', 'not a MATLAB v7.3']),
+    ('uci-mat-not-hdf5', 'UCI files', _uci(_write_file('Part_1.mat', b'MATLAB 5.0 MAT-file, old format')), 2, ['Part_1.mat', 'not a MATLAB v7.3']),
     ('uci-empty-folder', 'UCI files', _uci(lambda u: [f.unlink() for f in u.glob('rec_*.csv')]), 2, ['no UCI records']),
     ('uci-input-missing', 'UCI files', lambda w, t: (['prepare', 'uci', '--input', t/'nowhere', '--output', t/'x.h5'], []), 2, ['nowhere', 'does not exist']),
     ('prepare-output-is-folder', 'HDF5 datasets', lambda w, t: (['prepare', 'uci', '--input', w/'uci', '--output', t, '--min-windows', 0], [w/'uci']), 2, ['is a folder; give the HDF5 file']),
