@@ -8,9 +8,11 @@ import fnmatch, html, re
 from pathlib import Path
 import pandas as pd
 from .runs import run_outputs
+from .provenance import read_manifest
 
 # %% auto #0
-__all__ = ['SECTIONS', 'inventory', 'missing', 'paper_items', 'md_table', 'blank_missing', 'table_html', 'write_paper_md']
+__all__ = ['SECTIONS', 'ECG_SECTIONS', 'SECTION_SETS', 'run_sections', 'section_titles', 'inventory', 'missing', 'paper_items',
+           'md_table', 'blank_missing', 'table_html', 'write_paper_md']
 
 # %% ../nbs/90_assemble.ipynb #3cb327f7
 SECTIONS = [  # (number, title, patterns, expected items, the stage that makes them)
@@ -32,7 +34,25 @@ SECTIONS = [  # (number, title, patterns, expected items, the stage that makes t
     ('4.2', 'rPPG based prediction and transfer learning', ['*rppg*'], [], 'the rPPG stage'),
 ]
 
-_BY_FOLDER_FIRST = sorted(SECTIONS, key=lambda s: not any('/' in p for p in s[2]))  # a stage's folder decides before a file name does
+ECG_SECTIONS = [  # the ECG suite's chapters (`suite: ecg`), in the same form
+    ('E1', '12-lead ECG classification, binary: China 2019 (normal / abnormal)', ['ecg_china*', '60_ecg_china/*'],
+     ['ecg_china_cv', 'ecg_china_folds'], '60_ecg_china'),
+    ('E2', '12-lead ECG classification, multi-label: PhysioNet/CinC 2020 (27 scored classes)', ['ecg_cinc2020*', '61_ecg_cinc2020/*'],
+     ['ecg_cinc2020_scores'], '61_ecg_cinc2020'),
+]
+SECTION_SETS = {'bp': SECTIONS, 'ecg': ECG_SECTIONS}
+
+def run_sections(run_dir:Path|str, # a run folder
+                ) -> list:
+    "The sections of the run's suite (its profile's `suite:`; the BP paper's when unknown)."
+    try: prof = read_manifest(run_dir)['params'].get('profile')
+    except (FileNotFoundError, KeyError, ValueError): prof = None
+    return SECTION_SETS.get(prof.get('suite', 'bp') if isinstance(prof, dict) else 'bp', SECTIONS)
+
+def section_titles(inv:pd.DataFrame, # from `inventory`
+                  ) -> dict:
+    "Section number -> title, for the run `inv` was made of."
+    return {s[0]: s[1] for s in inv.attrs.get('sections', SECTIONS)}
 
 def inventory(run_dir:Path|str, # a run folder
              ) -> pd.DataFrame:
@@ -41,21 +61,24 @@ def inventory(run_dir:Path|str, # a run folder
     if not run_dir.is_dir(): raise FileNotFoundError(f"{run_dir}: no such run folder")
     files = [(f, n, 'figure') for f, n in run_outputs(run_dir, 'figures') if f.suffix == '.png']
     files += [(f, n, 'table') for f, n in run_outputs(run_dir, 'tables') if f.suffix == '.md']
-    rows = []
+    rows, secs = [], run_sections(run_dir)
+    by_folder = sorted(secs, key=lambda s: not any('/' in p for p in s[2]))  # a stage's folder decides before a file name does
     for f, name, kind in files:
         k = str(Path(name.replace('__', '/')).with_suffix(''))          # '21_train/arch=a/learning_curve_a'
-        sec = next((s for s in _BY_FOLDER_FIRST if any(fnmatch.fnmatch(k, p) for p in s[2])), None)
+        sec = next((s for s in by_folder if any(fnmatch.fnmatch(k, p) for p in s[2])), None)
         rows.append(dict(section=sec[0] if sec else 'other', kind=kind, name=f.stem, key=k, path=str(f),
                          tex=str(f.with_suffix('.tex')) if f.with_suffix('.tex').is_file() else None))
-    order = {s[0]: i for i, s in enumerate(SECTIONS)}
+    order = {s[0]: i for i, s in enumerate(secs)}
     df = pd.DataFrame(rows, columns=['section', 'kind', 'name', 'key', 'path', 'tex'])
-    return df.sort_values('section', key=lambda c: c.map(lambda s: order.get(s, len(order))), kind='stable').reset_index(drop=True)
+    df = df.sort_values('section', key=lambda c: c.map(lambda s: order.get(s, len(order))), kind='stable').reset_index(drop=True)
+    df.attrs['sections'] = secs
+    return df
 
 def missing(inv:pd.DataFrame, # from `inventory`
            ) -> pd.DataFrame:
     "Sections with nothing in them, and expected items that are absent, with the stage that would make them."
     rows = []
-    for num, title, _, expect, stage in SECTIONS:
+    for num, title, _, expect, stage in inv.attrs.get('sections', SECTIONS):
         have = inv[inv.section == num]
         if have.empty: rows.append(dict(section=num, title=title, missing='everything', stage=stage)); continue
         gone = [e for e in expect if e not in set(have.name)]
@@ -72,7 +95,8 @@ def paper_items(inv:pd.DataFrame, # from `inventory`
     summarised = set(inv[tab & ~sub].section)                            # sections with a run-level table ...
     detail = tab & sub & inv.name.str.startswith('test_mae_') & inv.section.isin(summarised)  # ... summarise the sub-runs' per-network tables
     out = inv[~(twin | detail)]
-    order, expect = {s[0]: i for i, s in enumerate(SECTIONS)}, {s[0]: s[3] for s in SECTIONS}
+    secs = inv.attrs.get('sections', SECTIONS)
+    order, expect = {s[0]: i for i, s in enumerate(secs)}, {s[0]: s[3] for s in secs}
     def rank(r):
         e = expect.get(r.section, [])
         return (order.get(r.section, len(order)), r.kind != 'table', e.index(r.name) if r.name in e else len(e), sub[r.Index])
@@ -121,7 +145,7 @@ def write_paper_md(run_dir:Path|str, # a run folder
     "The run's figures and tables in the paper's order as `run_dir/paper.md`, each table once; returns its path."
     from bpnb.config import atomic_write_text
     run_dir = Path(run_dir); inv = inventory(run_dir) if inv is None else inv
-    items, titles = paper_items(inv), {s[0]: s[1] for s in SECTIONS}
+    items, titles = paper_items(inv), section_titles(inv)
     left = inv[~inv.path.isin(set(items.path)) & inv.key.str.contains('/', regex=False)]   # sub-run tables summarised above
     out = [f'# Results of run {run_dir.name}', '', header, '']
     for sec, g in items.groupby('section', sort=False):

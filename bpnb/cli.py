@@ -10,6 +10,7 @@ import nbformat
 from .config import project_root, atomic_write_text, ARCHS, WIN_S
 from .runner import run_paper, run_batch, build_report, parse_value, StageFailed
 from .signals import LABEL_MODES
+from .ecg.train import TASKS as ECG_TASKS, ARCHS as ECG_ARCHS
 
 # %% auto #0
 __all__ = ['parser', 'main', 'render_readme']
@@ -126,6 +127,31 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--min-windows', type=int, default=20, help='subjects need more than this many windows when the dataset is made here')
     s.add_argument('--mixed-precision', action='store_true', help='float16 compute with float32 heads (GPU only)')
     s.add_argument('--seed', type=int, default=42, help='seed (default: 42)')
+    s = sub.add_parser('ecg', help='the ECG chapters: train, classify and score 12-lead ECG classifiers',
+                       description='12-lead ECG classification (bpnb.ecg): train a classifier on labelled records, classify a '
+                       'folder of records into challenge-format CSVs, score such a folder against the labels.')
+    es = s.add_subparsers(dest='ecg_cmd', required=True, metavar='ECG_COMMAND')
+    e = es.add_parser('train', help='fit a classifier on every labelled record of a folder and save it',
+                      description='Fit one classifier (bpnb.ecg.train.ARCHS) on the labelled records of --data and save it to '
+                      '--out (classifier.json and the model); its cross-validated accuracy is the ECG profile\'s job.')
+    e.add_argument('task', choices=list(ECG_TASKS), help='china: normal/abnormal on China 2019 records')
+    e.add_argument('--data', required=True, help='the labelled records (China: .mat files and reference.txt)')
+    e.add_argument('--out', required=True, help='the model folder to write')
+    e.add_argument('--arch', default='features', choices=ECG_ARCHS, help='classifier (default: features, the best cross-validated here)')
+    e.add_argument('--epochs', type=int, default=None, help='training epochs of a network (default: 20, the tutorial\'s)')
+    e.add_argument('--n-trees', type=int, default=None, help='trees of the feature classifier (default: 1000)')
+    e.add_argument('--seed', type=int, default=0, help='seed (default: 0)')
+    e = es.add_parser('classify', help='classify a folder of records with a saved classifier',
+                      description='Read every record of INPUT_DIR (labels are not needed) with the model\'s lead view and write '
+                      'OUTPUT_DIR/<record>.csv in the PhysioNet/CinC challenge output format (class line, binary line, score line).')
+    e.add_argument('--model', required=True, help='a model folder written by bpnb ecg train (or the ECG profile)')
+    e.add_argument('input_dir', help='records in the task\'s layout')
+    e.add_argument('output_dir', help='where the CSVs go (made if missing)')
+    e = es.add_parser('score', help='score a folder of outputs against the labels, as the challenge scorer does',
+                      description='Print the header line and a line of scores (3 decimals) as the official scorer does, and save '
+                      'them with per-class scores to OUTPUT_DIR/scores.csv and OUTPUT_DIR/scores_per_class.csv.')
+    e.add_argument('labels_dir', help='China: a folder with reference.txt')
+    e.add_argument('output_dir', help='the <record>.csv outputs')
     s = sub.add_parser('readme', help='(development) render README.md from nbs/index.ipynb')
     s.add_argument('--out', default=None, help='where to write (default: README.md at the project root)')
     return p
@@ -153,6 +179,24 @@ def _download(a) -> int:
         print(f"bpnb download: {n_err} of {len(log)} records failed" + ('' if n_ok else ' and none gave windows') +
               f"; see {Path(a.output)/mimic3.LOG_NAME} (column 'reason')", file=sys.stderr)
         return 1
+    return 0
+
+def _ecg(a) -> int:
+    "The `ecg` sub-commands."
+    from bpnb.ecg import train as et
+    if a.ecg_cmd == 'train':
+        hp = {k: v for k, v in dict(epochs=a.epochs, n_trees=a.n_trees).items() if v is not None}
+        print(f"bpnb ecg train: {a.arch} on {a.task} records of {a.data}")
+        print(f"bpnb ecg train: model saved to {et.train_task(a.task, a.data, a.out, a.arch, a.seed, **hp)}")
+    elif a.ecg_cmd == 'classify':
+        res = et.classify_folder(a.model, a.input_dir, a.output_dir)
+        print(f"bpnb ecg classify: {len(res)} records -> {a.output_dir}; classes: " + ', '.join(f"{k} {v}" for k, v in res['class'].value_counts().sort_index().items()))
+    elif a.ecg_cmd == 'score':
+        m, per = et.score_folder(a.labels_dir, a.output_dir)
+        print(','.join(m.index)); print(','.join(f'{v:.3f}' for v in m.values))
+        from bpnb.config import atomic_write_text
+        atomic_write_text(Path(a.output_dir)/'scores.csv', m.to_frame().T.to_csv(index=False, float_format='%.6f'))
+        atomic_write_text(Path(a.output_dir)/'scores_per_class.csv', per.to_csv(float_format='%.6f'))
     return 0
 
 def main(argv=None) -> int:
@@ -195,6 +239,7 @@ def main(argv=None) -> int:
                                mixed_precision=a.mixed_precision, seed=a.seed, data=a.data, run_dir=out, profile=a.profile,
                                mode=a.mode)
             print(res.mae.to_string(index=False)); print(f"bpnb train: model {res.model}, predictions {res.predictions}")
+        elif a.cmd == 'ecg': return _ecg(a)
         elif a.cmd == 'readme':
             print(render_readme(out=a.out))
     except StageFailed as e:

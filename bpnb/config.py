@@ -10,9 +10,9 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['FS', 'WIN_S', 'ARCHS', 'CONSOLE_ENV', 'project_root', 'shared_data', 'profiles_dir', 'list_profiles', 'load_profile',
-           'stage_params', 'set_seed', 'atomic_path', 'atomic_write_text', 'replace_dir', 'inside', 'exclusive',
-           'console']
+__all__ = ['FS', 'WIN_S', 'ARCHS', 'SUITES', 'CONSOLE_ENV', 'project_root', 'shared_data', 'profiles_dir', 'list_profiles',
+           'load_profile', 'stage_params', 'set_seed', 'atomic_path', 'atomic_write_text', 'replace_dir', 'inside',
+           'exclusive', 'console']
 
 # %% ../nbs/00_config.ipynb #4a59dfd4
 def project_root(start:Path|str|None=None, # folder to search upwards from; default: cwd, then the package
@@ -42,6 +42,11 @@ def shared_data(name:str='', # a dataset folder inside the shared data, e.g. 'uc
     return p
 
 # %% ../nbs/00_config.ipynb #80060a55
+SUITES = {  # what a profile's `suite:` selects: its stage notebooks (under nbs/) and the data read when none is given
+    'bp': dict(stages='stages', data='synthetic', what="the BP paper (Schrumpf et al. 2021)"),
+    'ecg': dict(stages='stages_ecg', data='shared', what="the ECG chapters (12-lead classification)"),
+}
+
 def profiles_dir() -> Path:
     "The folder holding the profile YAML files."
     return project_root()/'params'
@@ -74,7 +79,8 @@ def load_profile(profile:str|Path='quick', # a profile name in `params/` or a pa
         stages = {**parent.get('stages', {})}
         for k, v in (cfg.get('stages') or {}).items(): stages[k] = {**stages.get(k, {}), **(v or {})}
         cfg = {**parent, **cfg, 'stages': stages}
-    cfg.setdefault('stages', {})
+    cfg.setdefault('stages', {}); cfg.setdefault('suite', 'bp')
+    if cfg['suite'] not in SUITES: raise ValueError(f"{p}: suite {cfg['suite']!r} is not one of {', '.join(SUITES)}")
     cfg['name'], cfg['path'] = p.stem, str(p.resolve())   # absolute: a stage's kernel runs elsewhere
     return cfg
 
@@ -83,7 +89,7 @@ def stage_params(cfg:dict, # a loaded profile
                  declared:set|None=None, # parameters the stage declares; None keeps all
                 ) -> dict:
     "The parameters one stage gets from a profile: top-level keys overridden by `stages[stage]`."
-    skip = {'name', 'path', 'stages', 'description', 'synth', 'chapters'}  # run-level keys, not stage parameters
+    skip = {'name', 'path', 'stages', 'description', 'synth', 'chapters', 'suite'}  # run-level keys, not stage parameters
     out = {k: v for k, v in cfg.items() if k not in skip}
     out.update({k: v for k, v in (cfg.get('stages', {}).get(stage, {}) or {}).items() if k != 'grid'})  # a grid is the runner's
     if declared is not None: out = {k: v for k, v in out.items() if k in declared}

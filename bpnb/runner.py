@@ -8,7 +8,7 @@ import ast, contextlib, hashlib, itertools, json, os, re, shutil, subprocess, sy
 from pathlib import Path
 import nbformat, yaml
 from tqdm.auto import tqdm
-from .config import CONSOLE_ENV, project_root, load_profile, stage_params, profiles_dir, atomic_path, atomic_write_text, exclusive
+from .config import CONSOLE_ENV, SUITES, project_root, load_profile, stage_params, profiles_dir, atomic_path, atomic_write_text, exclusive
 from .provenance import make_manifest, write_manifest, read_manifest, now_iso, data_source, source_label
 from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, stage_dir, TrainingRecord
 
@@ -202,7 +202,7 @@ def run_paper(profile:str='quick', # run profile name or YAML path
              ) -> Path:
     "Execute the stage notebooks in order into a run folder; collect figures; build the report."
     cfg = load_profile(profile); data = run_data(data, cfg, progress)
-    stages = discover_stages(nbs, only)
+    stages = discover_stages(nbs or project_root()/'nbs'/SUITES[cfg['suite']]['stages'], only)   # the suite's stage notebooks
     if not stages: raise FileNotFoundError(f"no stage notebooks in {nbs or project_root()/'nbs'}")
     chapters = [] if only else list(cfg.get(CHAPTERS) or [])
     chapter_paths(chapters)                                           # a misspelt chapter fails now, not after the stages
@@ -496,7 +496,7 @@ def build_report(run_dir:Path|str, # a run folder written by `run_paper` or `run
                 ) -> Path:
     "Render a run's executed notebooks to HTML and write `report/index.html`, the run's tables and figures in the paper's order; return its path."
     import html, pandas as pd
-    from bpnb.assemble import SECTIONS, inventory, paper_items, missing, table_html
+    from bpnb.assemble import inventory, paper_items, missing, table_html, section_titles
     e = html.escape
     run_dir = Path(run_dir).resolve(); man = read_manifest(run_dir)
     rep = run_dir/'report'; rep.mkdir(exist_ok=True)
@@ -523,7 +523,7 @@ def build_report(run_dir:Path|str, # a run folder written by `run_paper` or `run
             (rep/'figures').mkdir(exist_ok=True); shutil.copyfile(run_dir/'batch_mae.png', rep/'figures'/'batch_mae.png')
             parts.append("<figure><img src='figures/batch_mae.png' alt='batch_mae'><figcaption>batch_mae: the table's MAE as bars</figcaption></figure>")
         nav.append("<a href='#s-batch'>grid</a>")
-    inv = inventory(run_dir); items, titles = paper_items(inv), {s[0]: s[1] for s in SECTIONS}
+    inv = inventory(run_dir); items, titles = paper_items(inv), section_titles(inv)
     (rep/'figures').mkdir(exist_ok=True)
     for i, (sec, g) in enumerate(items.groupby('section', sort=False)):
         figs = []

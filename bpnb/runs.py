@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os, secrets, time
 from dataclasses import dataclass, field, asdict, fields, MISSING
 from pathlib import Path
-from .config import project_root, load_profile, atomic_path, atomic_write_text, WIN_S, ARCHS
+from .config import project_root, load_profile, atomic_path, atomic_write_text, WIN_S, ARCHS, SUITES, shared_data
 from .provenance import data_source, source_label, now_iso, write_table
 
 # %% auto #0
@@ -26,12 +26,13 @@ def run_data(data:Path|str|None=None, # the data root asked for; None: $BPNB_DAT
              profile:str|Path|dict='quick', # run profile (name, YAML path or loaded); its `synth` settings make the cohort
              progress:bool=True, # say so and show progress while generating
             ) -> Path:
-    "The data a run reads: `data`, else `$BPNB_DATA`, else the profile's SYNTHETIC cohort in `data/synthetic`, made on first use."
+    "The data a run reads: `data`, else `$BPNB_DATA`, else the profile's SYNTHETIC cohort in `data/synthetic`, made on first use (the ECG suite: the shared data)."
     if data is not None or os.environ.get('BPNB_DATA'):
         root = data_root(data)
         if not root.is_dir(): raise FileNotFoundError(f"data root {root} does not exist (give --data DIR or set BPNB_DATA)")
         return root
     cfg = profile if isinstance(profile, dict) else load_profile(profile)
+    if SUITES[cfg.get('suite', 'bp')]['data'] == 'shared': return shared_data()   # the ECG suite: the real shared datasets
     root = data_root()/'synthetic'
     from bpnb.synthetic import write_cohort
     if progress and not (root/'bpnb_source.json').is_file():

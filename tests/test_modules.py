@@ -13,7 +13,9 @@ def test_no_undefined_names_in_the_package():
 
 
 def test_every_module_imports():
-    mods = sorted(p.stem for p in (ROOT/'bpnb').glob('*.py') if not p.stem.startswith('_'))
+    mods = sorted('.'.join(p.relative_to(ROOT/'bpnb').with_suffix('').parts) for p in (ROOT/'bpnb').rglob('*.py')
+                  if not p.stem.startswith('_'))                       # subpackages too: bpnb.ecg.train, ...
+    assert 'ecg.train' in mods
     code = ';'.join(f'import bpnb.{m}' for m in mods)
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd='/')
     assert r.returncode == 0, r.stderr[-2000:]

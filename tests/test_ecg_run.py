@@ -1,0 +1,56 @@
+"""The ECG suite end to end: `bpnb paper --profile ecg_smoke` runs the ECG stages (never the BP paper's) on the
+real shared data, writes their tables and figures, saves classifiers that `bpnb ecg classify` uses, and builds
+a report laid out by the ECG sections."""
+import json, shutil
+import pandas as pd
+from bpnb.provenance import read_table
+import pytest
+from conftest import bpnb, ROOT
+
+
+@pytest.fixture(scope='module')
+def ecg_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('ecg')
+    run = tmp/'run'
+    r = bpnb('paper', '--profile', 'ecg_smoke', '--out', run, '--figures', tmp/'figures', '--quiet')
+    assert r.returncode == 0, f'bpnb paper failed:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}'
+    yield run
+    shutil.rmtree(ROOT/'trained_models'/json.loads((run/'run.json').read_text())['uid'], ignore_errors=True)
+
+
+def test_only_the_ecg_stages_ran(ecg_run):
+    state = json.loads((ecg_run/'stages.json').read_text())
+    assert sorted(state) == sorted(p.stem for p in (ROOT/'nbs'/'stages_ecg').glob('*.ipynb'))
+    assert all(s['status'] == 'done' for s in state.values()), state
+    man = json.loads((ecg_run/'manifest.json').read_text())
+    assert man['params']['profile']['suite'] == 'ecg' and man['data_source']['synthetic'] is False
+
+
+def test_tables_and_figures(ecg_run):
+    cv = read_table(ecg_run/'tables'/'ecg_china_cv.csv')
+    assert set(cv.model) == {'majority', 'features', 'tutorial'} and set(cv.metric) == {'accuracy', 'F1', 'AUROC'}
+    acc = cv[cv.metric == 'accuracy'].set_index('model')
+    assert acc.loc['majority', 'mean'] == 0.5                     # the baseline is chance on balanced folds
+    assert ((cv.lo <= cv['mean']) & (cv['mean'] <= cv.hi) & (cv.lo >= 0) & (cv.hi <= 1)).all()
+    folds = read_table(ecg_run/'tables'/'ecg_china_folds.csv')
+    assert len(folds) == 3*2 and folds.groupby('model').n_test.sum().eq(16).all()   # 16 records, 2 folds, each tested once
+    for f in ('ecg_china_examples', 'ecg_china_cv', 'ecg_china_roc', 'ecg_china_confusion', 'ecg_china_training'):
+        assert (ecg_run/'figures'/f'{f}.png').is_file() and (ecg_run/'figures'/f'{f}.pdf').is_file(), f
+    for f in ('ecg_china_cv.md', 'ecg_china_folds.md'):
+        assert 'First China ECG Intelligent Competition' in (ecg_run/'tables'/f).read_text()   # the data source on every table
+
+
+def test_saved_classifiers_classify_new_records(ecg_run, tmp_path):
+    models = json.loads((ecg_run/'ecg_models.json').read_text())['china']
+    assert sorted(models) == ['features', 'majority', 'tutorial']
+    src = ROOT.parent/'shared'/'data'/'china_ecg_2019_prelim'/'TRAIN'
+    new = tmp_path/'new'; new.mkdir()
+    for r in ('TRAIN150', 'TRAIN151', 'TRAIN460'): shutil.copy(src/f'{r}.mat', new)
+    r = bpnb('ecg', 'classify', '--model', models['tutorial'], new, tmp_path/'out', check=0)
+    assert sorted(p.name for p in (tmp_path/'out').iterdir()) == ['TRAIN150.csv', 'TRAIN151.csv', 'TRAIN460.csv']
+
+
+def test_report_follows_the_ecg_sections(ecg_run):
+    page = (ecg_run/'report'/'index.html').read_text()
+    assert "data-section='E1'" in page and '12-lead ECG classification, binary' in page
+    assert '4.1.3' not in page and 'MIMIC-B' not in page         # nothing of the BP paper's layout
