@@ -91,8 +91,8 @@ def data_source(root:Path|str, # the data root of a run
         try: d = json.loads(meta.read_text())
         except ValueError as e: raise ValueError(f"{meta}: not valid JSON: {e}") from None
         return dict(name=d.get('name', root.name), synthetic=bool(d.get('synthetic', False)), path=str(root))
-    src = root/'SOURCE.md'
-    if src.is_file():
+    src = next((root/n for n in ('SOURCE.md', 'README.md') if (root/n).is_file()), None)   # a dataset's, or a folder of datasets'
+    if src is not None:
         head = next((l.lstrip('# ').strip() for l in src.read_text().splitlines() if l.startswith('#')), root.name)
         return dict(name=head, synthetic=False, path=str(root))
     return dict(name=root.name, synthetic=False, path=str(root))

@@ -40,9 +40,22 @@ def test_tables_and_figures(ecg_run):
         assert 'First China ECG Intelligent Competition' in (ecg_run/'tables'/f).read_text()   # the data source on every table
 
 
+def test_cinc2020_scores(ecg_run):
+    cv = read_table(ecg_run/'tables'/'ecg_cinc2020_scores.csv')
+    assert set(cv.model) == {'majority', 'features', 'resnet'}
+    assert list(cv.metric.unique()) == ['AUROC', 'AUPRC', 'Accuracy', 'F-measure', 'Fbeta-measure', 'Gbeta-measure', 'Challenge metric']
+    auc = cv[cv.metric == 'AUROC'].set_index('model')['mean']
+    assert auc['majority'] == 0.5 and auc['features'] > 0.5          # a constant scores chance; the trees do better on 40 records
+    per = read_table(ecg_run/'tables'/'ecg_cinc2020_per_class.csv')
+    assert len(per) == 3*24 and per.groupby('model').labels.sum().nunique() == 1
+    for f in ('ecg_cinc2020_example', 'ecg_cinc2020_cv', 'ecg_cinc2020_per_class', 'ecg_cinc2020_confusion'):
+        assert (ecg_run/'figures'/f'{f}.png').is_file(), f
+
+
 def test_saved_classifiers_classify_new_records(ecg_run, tmp_path):
-    models = json.loads((ecg_run/'ecg_models.json').read_text())['china']
-    assert sorted(models) == ['features', 'majority', 'tutorial']
+    saved = json.loads((ecg_run/'ecg_models.json').read_text())
+    models = saved['china']
+    assert sorted(models) == ['features', 'majority', 'tutorial'] and sorted(saved['cinc2020']) == ['features', 'majority', 'resnet']
     src = ROOT.parent/'shared'/'data'/'china_ecg_2019_prelim'/'TRAIN'
     new = tmp_path/'new'; new.mkdir()
     for r in ('TRAIN150', 'TRAIN151', 'TRAIN460'): shutil.copy(src/f'{r}.mat', new)
@@ -52,5 +65,5 @@ def test_saved_classifiers_classify_new_records(ecg_run, tmp_path):
 
 def test_report_follows_the_ecg_sections(ecg_run):
     page = (ecg_run/'report'/'index.html').read_text()
-    assert "data-section='E1'" in page and '12-lead ECG classification, binary' in page
+    assert "data-section='E1'" in page and "data-section='E2'" in page and '12-lead ECG classification, binary' in page
     assert '4.1.3' not in page and 'MIMIC-B' not in page         # nothing of the BP paper's layout
