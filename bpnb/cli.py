@@ -134,7 +134,7 @@ def parser() -> argparse.ArgumentParser:
     e = es.add_parser('train', help='fit a classifier on every labelled record of a folder and save it',
                       description='Fit one classifier (bpnb.ecg.train.ARCHS) on the labelled records of --data and save it to '
                       '--out (classifier.json and the model); its cross-validated accuracy is the ECG profile\'s job.')
-    e.add_argument('task', choices=list(ECG_TASKS), help='china: normal/abnormal on China 2019 records')
+    e.add_argument('task', choices=list(ECG_TASKS), help='china: normal/abnormal on China 2019 records (.mat + reference.txt); cinc2020: the 24 scored classes on challenge records (.hea + .mat)')
     e.add_argument('--data', required=True, help='the labelled records (China: .mat files and reference.txt)')
     e.add_argument('--out', required=True, help='the model folder to write')
     e.add_argument('--arch', default='features', choices=ECG_ARCHS, help='classifier (default: features, the best cross-validated here)')
@@ -150,7 +150,7 @@ def parser() -> argparse.ArgumentParser:
     e = es.add_parser('score', help='score a folder of outputs against the labels, as the challenge scorer does',
                       description='Print the header line and a line of scores (3 decimals) as the official scorer does, and save '
                       'them with per-class scores to OUTPUT_DIR/scores.csv and OUTPUT_DIR/scores_per_class.csv.')
-    e.add_argument('labels_dir', help='China: a folder with reference.txt')
+    e.add_argument('labels_dir', help='China: a folder with reference.txt; CinC 2020: a flat folder of .hea label files')
     e.add_argument('output_dir', help='the <record>.csv outputs')
     s = sub.add_parser('readme', help='(development) render README.md from nbs/index.ipynb')
     s.add_argument('--out', default=None, help='where to write (default: README.md at the project root)')
@@ -190,7 +190,7 @@ def _ecg(a) -> int:
         print(f"bpnb ecg train: model saved to {et.train_task(a.task, a.data, a.out, a.arch, a.seed, **hp)}")
     elif a.ecg_cmd == 'classify':
         res = et.classify_folder(a.model, a.input_dir, a.output_dir)
-        print(f"bpnb ecg classify: {len(res)} records -> {a.output_dir}; classes: " + ', '.join(f"{k} {v}" for k, v in res['class'].value_counts().sort_index().items()))
+        print(f"bpnb ecg classify: {len(res)} records -> {a.output_dir}; outputs: " + ', '.join(f"{k or '(none)'} {v}" for k, v in res['name'].value_counts().items()))
     elif a.ecg_cmd == 'score':
         m, per = et.score_folder(a.labels_dir, a.output_dir)
         print(','.join(m.index)); print(','.join(f'{v:.3f}' for v in m.values))
