@@ -257,13 +257,13 @@ def cross_validate(make, # () -> a fresh unfitted `ECGClassifier`; called with s
                    X:np.ndarray, # (records, leads, samples), in the classifier's lead view
                    y:np.ndarray, # class per record; multi-label: (records, classes) 0/1
                    folds:list, # `cv_folds`
-                   progress:bool=True, # a progress bar over the folds
+                   progress:bool|str=True, # a progress bar over the folds; a name: one printed line per fold instead, with this name
                   ) -> tuple[pd.DataFrame, np.ndarray]:
     "Fold scores and out-of-fold scores. Binary: accuracy, F1, AUROC; p(class 1) (repeats, records). Multi-label: the challenge's seven; scores and outputs (repeats, records, classes, 2)."
     import time
     y = np.asarray(y, int); R = 1 + max(r for r, *_ in folds); multi = y.ndim == 2
     oof = np.full((R, len(y), y.shape[1], 2) if multi else (R, len(y)), np.nan); rows = []
-    for r, k, tr, te in tqdm(folds, desc='folds', unit='fold', disable=not progress):
+    for j, (r, k, tr, te) in enumerate(tqdm(folds, desc='folds', unit='fold', disable=progress is not True)):
         t0 = time.time(); clf = make(seed=100*r + k).fit(X[tr], y[tr])
         p = clf.predict_proba(X[te])
         if multi:
@@ -272,6 +272,9 @@ def cross_validate(make, # () -> a fresh unfitted `ECGClassifier`; called with s
             sc = evaluate(y[te], b, p)[0].to_dict()
         else: oof[r, te] = p[:, 1]; sc = binary_scores(y[te], p[:, 1])
         rows.append(dict(repeat=r, fold=k, n_test=len(te), **sc, seconds=time.time() - t0))
+        if isinstance(progress, str):
+            m = 'Challenge metric' if multi else 'accuracy'
+            print(f"  {progress}: fold {j + 1}/{len(folds)} (repeat {r + 1}, fold {k + 1}): {m} {sc[m]:.3f} in {rows[-1]['seconds']:.0f} s", flush=True)
     return pd.DataFrame(rows), oof
 
 def cv_summary(scores:pd.DataFrame, # fold scores of one or more models (a `model` column when several)
