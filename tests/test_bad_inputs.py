@@ -44,6 +44,8 @@ def world(tmp_path_factory):
     split(w/'ds.h5', 'sample', output=w/'split')
     shutil.copytree(shared_data('uci_cuffless_bp_subset'), w/'uci')
     (w/'ppgbp').mkdir(); shutil.copytree(shared_data('ppg_bp_liang2018')/'0_subject', w/'ppgbp'/'0_subject')
+    from bpnb.ecg.train import train_task
+    train_task('china', shared_data('china_ecg_2019_prelim'), w/'ecg_model', 'majority', progress=False)
     shutil.copy(shared_data('ppg_bp_liang2018')/'subjects.csv', w/'ppgbp')
     return w
 
@@ -178,6 +180,49 @@ def _write_file(name, data):
     def do(u): (u/name).write_bytes(data)
     return do
 
+def _china(edit, cmd='train'):
+    "A private copy of 6 China 2019 records with their labels, broken by `edit`, then `bpnb ecg train china` (or classify) on it."
+    def setup(w, t):
+        src = shared_data('china_ecg_2019_prelim'); c = t/'china'; c.mkdir()
+        rows = [l for l in (src/'reference.txt').read_text().splitlines() if l.strip()]
+        rows = rows[:3] + rows[-3:]
+        for r in rows: shutil.copy(src/'TRAIN'/f"{r.split()[0]}.mat", c)
+        (c/'reference.txt').write_text('\n'.join(rows) + '\n'); edit(c)
+        if cmd == 'train': return ['ecg', 'train', 'china', '--data', c, '--out', t/'model', '--arch', 'majority'], [c]
+        return ['ecg', 'classify', '--model', w/'ecg_model', c, t/'out'], [c, w/'ecg_model']
+    return setup
+
+def _china_mat(name, **arrays):
+    def edit(c):
+        import scipy.io
+        scipy.io.savemat(c/name, arrays)
+    return edit
+
+def _cinc(edit):
+    "A private copy of 4 PhysioNet/CinC 2020 records broken by `edit`, then `bpnb ecg train cinc2020` on it."
+    def setup(w, t):
+        src = shared_data('physionet2020_subset')/'georgia'; c = t/'cinc'; c.mkdir()
+        for h in sorted(src.glob('*.hea'))[:4]: shutil.copy(h, c); shutil.copy(h.with_suffix('.mat'), c)
+        edit(c)
+        return ['ecg', 'train', 'cinc2020', '--data', c, '--out', t/'model', '--arch', 'majority'], [c]
+    return setup
+
+def _first_hea(c): return sorted(c.glob('*.hea'))[0]
+
+def _ecg_score(edit):
+    "Labels of 2 China records and outputs written by the world's model, the outputs broken by `edit`."
+    def setup(w, t):
+        src = shared_data('china_ecg_2019_prelim'); lab = t/'labels'; lab.mkdir(); out = t/'out'; out.mkdir()
+        for r, l in (('TRAIN101', 1), ('TRAIN401', 0)):
+            (out/f'{r}.csv').write_text(f'#{r}\n0,1\n{1 - l},{l}\n0.2,0.8\n')
+        (lab/'reference.txt').write_text('TRAIN101\t1\nTRAIN401\t0\n'); edit(out)
+        return ['ecg', 'score', lab, out], [lab]
+    return setup
+
+def _not_model(w, t):
+    m = t/'mine'; m.mkdir(); (m/'notes.txt').write_text('my notes')
+    return ['ecg', 'train', 'china', '--data', shared_data('china_ecg_2019_prelim'), '--out', m, '--arch', 'majority'], [m]
+
 CASES = [
     # WFDB records: a download never exits 0 when records fail, and names its log and the file in it
     ('wfdb-truncated-dat', 'WFDB records', _mirror(_truncate_dat), 1, ['download_log.csv']),
@@ -249,6 +294,24 @@ CASES = [
     ('synth-zero-subjects', 'CLI arguments', lambda w, t: (['synth', '--output', t/'c', '--subjects', 0], []), 2, ['subjects must be 1..1000000']),
     ('synth-other-cohort', 'CLI arguments', lambda w, t: (['synth', '--output', w/'cohort', '--subjects', 4, '--minutes', 2, '--seed', 1], [w/'cohort']), 2, ['holds a different synthetic cohort']),
     ('unknown-command', 'CLI arguments', lambda w, t: (['frobnicate'], []), 2, ["invalid choice: 'frobnicate'"]),
+    # ECG records, models and outputs (bpnb ecg)
+    ('ecg-train-missing-folder', 'ECG records', lambda w, t: (['ecg', 'train', 'china', '--data', t/'nowhere', '--out', t/'m'], []), 2, ['nowhere', 'no such folder']),
+    ('ecg-train-unlabelled', 'ECG records', _china(lambda c: (c/'reference.txt').unlink()), 2, ['china', 'no labels (reference.txt) to train on']),
+    ('ecg-china-mat-no-data', 'ECG records', _china(_china_mat('TRAIN101.mat', x=np.zeros((12, 5000)))), 2, ['TRAIN101.mat', "'data'"]),
+    ('ecg-china-mat-wrong-shape', 'ECG records', _china(_china_mat('TRAIN101.mat', data=np.zeros((12, 4000)))), 2, ['TRAIN101.mat', 'has shape (12, 4000)', 'expected a numeric (12, 5000) array']),
+    ('ecg-china-not-a-mat', 'ECG records', _china(lambda c: (c/'TRAIN101.mat').write_bytes(b'not a MAT file')), 2, ['TRAIN101.mat']),
+    ('ecg-china-reference-malformed', 'ECG records', _china(lambda c: (c/'reference.txt').write_text('TRAIN101 1 extra\n')), 2, ['reference.txt', 'line 1']),
+    ('ecg-china-listed-but-missing', 'ECG records', _china(lambda c: (c/'TRAIN101.mat').unlink()), 2, ['reference.txt', 'TRAIN101']),
+    ('ecg-cinc-gain-not-a-number', 'ECG records', _cinc(lambda c: _first_hea(c).write_text(_first_hea(c).read_text().replace('1000/mV', 'abc/mV', 1))), 2, ['.hea', 'gain']),
+    ('ecg-cinc-mat-missing', 'ECG records', _cinc(lambda c: _first_hea(c).with_suffix('.mat').unlink()), 2, ['.mat']),
+    ('ecg-cinc-no-dx', 'ECG records', _cinc(lambda c: _first_hea(c).write_text(''.join(l for l in _first_hea(c).read_text().splitlines(True) if not l.startswith('#Dx')))), 2, ['.hea', 'Dx']),
+    ('ecg-classify-not-a-model', 'ECG records', lambda w, t: (['ecg', 'classify', '--model', w/'uci', w/'uci', t/'o'], [w/'uci']), 2, ['uci', 'no classifier.json']),
+    ('ecg-classify-broken-model-json', 'ECG records', lambda w, t: (t.joinpath('m').mkdir() or t.joinpath('m', 'classifier.json').write_text('{oops'), ['ecg', 'classify', '--model', t/'m', w/'uci', t/'o'])[1:] + ([t/'m'],), 2, ['classifier.json', 'not valid JSON']),
+    ('ecg-classify-bad-record', 'ECG records', _china(_china_mat('TRAIN101.mat', data=np.full((12, 5000), np.nan)), cmd='classify'), 2, ['TRAIN101.mat']),
+    ('ecg-train-over-a-foreign-folder', 'ECG records', _not_model, 2, ['mine', 'not a bpnb ECG model folder']),
+    ('ecg-score-missing-output', 'ECG records', _ecg_score(lambda o: (o/'TRAIN401.csv').unlink()), 2, ['TRAIN401.csv']),
+    ('ecg-score-malformed-output', 'ECG records', _ecg_score(lambda o: (o/'TRAIN401.csv').write_text('#TRAIN401\n0,1\nyes,no\n0.5,0.5\n')), 2, ['TRAIN401.csv']),
+    ('ecg-score-no-labels', 'ECG records', lambda w, t: (['ecg', 'score', w/'uci', t], [w/'uci']), 2, ['neither reference.txt']),
     # profiles: refused before any stage runs
     ('profile-missing', 'profiles', lambda w, t: (['paper', '--profile', 'nosuch'], []), 2, ["profile 'nosuch' not found", 'available']),
     ('profile-invalid-yaml', 'profiles', _profile('stages: [1, 2\n'), 2, ['my.yaml', 'not valid YAML at line 2']),
@@ -283,7 +346,7 @@ def test_bad_input(case, world, tmp_path):
 def test_the_suite_covers_every_category():
     cats = {}
     for c in CASES: cats[c[1]] = cats.get(c[1], 0) + 1
-    assert len(CASES) >= 60 and set(cats) >= {'WFDB records', 'UCI files', 'PPG-BP tables', 'HDF5 datasets', 'CLI arguments', 'profiles', 'interrupted runs'}, cats
+    assert len(CASES) >= 60 and set(cats) >= {'WFDB records', 'UCI files', 'PPG-BP tables', 'HDF5 datasets', 'CLI arguments', 'profiles', 'interrupted runs', 'ECG records'}, cats
 
 
 def test_corrupt_window_file_is_fetched_again(world, tmp_path):
