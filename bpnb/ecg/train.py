@@ -41,6 +41,11 @@ def task_info(task:str, # 'china' or 'cinc2020'
         t = read_tables(); info.update(classes=tuple(t.classes), names=tuple(t.names))
     return info
 
+def _quiet_tf():
+    "TensorFlow's retracing warnings (one per fold's new network) are noise in a cross-validation: errors only."
+    import tensorflow as tf
+    tf.get_logger().setLevel('ERROR')
+
 def net_input(X:np.ndarray, # (records, leads, samples) in mV
               arch:str, # 'tutorial' (its normalisation) or another network (z-score per lead)
              ) -> np.ndarray:
@@ -79,7 +84,7 @@ class ECGClassifier:
         return models.pretrained_encoder(pre)
 
     def _build(self, x, prior=None):
-        import keras
+        import keras; _quiet_tf()
         from bpnb.ecg import models
         n_samples, n_leads = x.shape[1:]
         if self.arch == 'tutorial': m = models.tutorial_conv1d((n_samples, n_leads), len(self.classes))
@@ -192,7 +197,7 @@ def load_classifier(folder:Path|str, # a folder written by `save_classifier`
     mf = folder/meta['model_file']
     if not mf.is_file(): raise FileNotFoundError(f"{folder}: {meta['model_file']} is missing")
     if mf.suffix == '.keras':
-        import keras; clf.model = keras.models.load_model(mf)
+        import keras; _quiet_tf(); clf.model = keras.models.load_model(mf)
     else:
         with open(mf, 'rb') as f: d = pickle.load(f)
         clf.model, clf.features = d['model'], d['features']
