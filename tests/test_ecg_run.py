@@ -67,3 +67,17 @@ def test_report_follows_the_ecg_sections(ecg_run):
     page = (ecg_run/'report'/'index.html').read_text()
     assert "data-section='E1'" in page and "data-section='E2'" in page and '12-lead ECG classification, binary' in page
     assert '4.1.3' not in page and 'MIMIC-B' not in page         # nothing of the BP paper's layout
+
+
+@pytest.mark.parametrize('name', ['ecg', 'ecg_smoke', 'ecg_full'])
+def test_ecg_profiles_fit_their_stages(name):
+    "Every parameter an ECG profile sets is one a stage declares, with the type of its default (checked before any kernel starts)."
+    from bpnb.config import load_profile, stage_params
+    from bpnb.runner import check_parameters, declared_parameters
+    cfg = load_profile(name); assert cfg['suite'] == 'ecg'
+    nbs = sorted((ROOT/'nbs'/'stages_ecg').glob('*.ipynb'))
+    for nb in nbs:
+        decl = declared_parameters(nb); p = stage_params(cfg, nb.stem, set(decl))
+        check_parameters(nb, p, decl)
+    for st, ps in cfg['stages'].items():
+        assert st in {nb.stem for nb in nbs} and set(ps) <= set(declared_parameters(ROOT/'nbs'/'stages_ecg'/f'{st}.ipynb')), (st, ps)
