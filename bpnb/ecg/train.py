@@ -111,7 +111,7 @@ class ECGClassifier:
             F = feature_table(X, self.info['fs'], errors='nan')
             self.model = feature_classifier(self.seed, self.hp['n_trees']).fit(F.to_numpy(), y); self.features = list(F.columns)
         else:
-            set_seed(self.seed)
+            import keras; set_seed(self.seed)                         # TensorFlow imported first: its seeds and deterministic ops are set too
             x = net_input(X, self.arch); self.model = self._build(x)
             h = self.model.fit(x, y, batch_size=self.hp['batch_size'], epochs=self.hp['epochs'], verbose=2 if progress else 0, shuffle=True)
             self.history = pd.DataFrame(h.history).rename_axis('epoch').reset_index().assign(epoch=lambda d: d.epoch + 1)
@@ -130,7 +130,7 @@ class ECGClassifier:
             F = feature_table(X[tr], self.info['fs'], errors='nan')
             self.model = feature_classifier(self.seed, self.hp['n_trees']).fit(F.to_numpy(), Y[tr]); self.features = list(F.columns)
         else:
-            set_seed(self.seed)
+            import keras; set_seed(self.seed)                         # TensorFlow imported first: its seeds and deterministic ops are set too
             x = net_input(X[tr], self.arch); self.model = self._build(x, prior=np.clip(prev, .01, .99))
             h = self.model.fit(x, Y[tr].astype('float32'), batch_size=self.hp['batch_size'],
                                epochs=self.hp['epochs'], verbose=2 if progress else 0, shuffle=True)
