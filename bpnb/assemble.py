@@ -37,7 +37,7 @@ SECTIONS = [  # (number, title, patterns, expected items, the stage that makes t
 ECG_SECTIONS = [  # the ECG suite's chapters (`suite: ecg`), in the same form
     ('E1', '12-lead ECG classification, binary: China 2019 (normal / abnormal)', ['ecg_china*', '60_ecg_china/*'],
      ['ecg_china_cv', 'ecg_china_folds'], '60_ecg_china'),
-    ('E2', '12-lead ECG classification, multi-label: PhysioNet/CinC 2020 (27 scored classes)', ['ecg_cinc2020*', '61_ecg_cinc2020/*'],
+    ('E2', '12-lead ECG classification, multi-label: PhysioNet/CinC 2020 (24 scored classes, equivalent codes merged)', ['ecg_cinc2020*', '61_ecg_cinc2020/*'],
      ['ecg_cinc2020_scores'], '61_ecg_cinc2020'),
 ]
 SECTION_SETS = {'bp': SECTIONS, 'ecg': ECG_SECTIONS}
