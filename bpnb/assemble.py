@@ -39,6 +39,10 @@ ECG_SECTIONS = [  # the ECG suite's chapters (`suite: ecg`), in the same form
      ['ecg_china_cv', 'ecg_china_folds'], '60_ecg_china'),
     ('E2', '12-lead ECG classification, multi-label: PhysioNet/CinC 2020 (24 scored classes, equivalent codes merged)', ['ecg_cinc2020*', '61_ecg_cinc2020/*'],
      ['ecg_cinc2020_scores'], '61_ecg_cinc2020'),
+    ('E3', 'ECG delineation: LUDB, per-sample P / QRS / T masks', ['ecg_ludb*', '62_ecg_delineation/*'],
+     ['ecg_ludb_segmentation', 'ecg_ludb_delineation'], '62_ecg_delineation'),
+    ('R1', 'PPG to any target: long-window regression (MAP, PP, SBP, DBP, HR)', ['ppg_target*', '80_ppg_target/*'],
+     ['ppg_target_scores'], '80_ppg_target'),
 ]
 SECTION_SETS = {'bp': SECTIONS, 'ecg': ECG_SECTIONS}
 

@@ -152,6 +152,21 @@ def parser() -> argparse.ArgumentParser:
                       'them with per-class scores to OUTPUT_DIR/scores.csv and OUTPUT_DIR/scores_per_class.csv.')
     e.add_argument('labels_dir', help='China: a folder with reference.txt; CinC 2020: a flat folder of .hea label files')
     e.add_argument('output_dir', help='the <record>.csv outputs')
+    s = sub.add_parser('regress', help='PPG to any per-window target: long windows, a regression ResNet, scores beside the mean baseline',
+                       description='Cut a source\'s records into long PPG windows (default 60 s at 60 Hz), compute the targets from the '
+                       'ABP or join a table of your own (--targets-csv: record, start, target columns), split by subject, train the '
+                       'regression ResNet and write its test RMSE, MAE, MeAD and R2 beside the mean baseline, the model and the figures to --out.')
+    s.add_argument('--source', default='uci', choices=['uci', 'icu', 'synthetic'], help='window source (default: uci, the shared records)')
+    s.add_argument('--data', default=None, help="the source's folder (default: the shared data; required for synthetic)")
+    s.add_argument('--target', nargs='+', default=['MAP'], help='targets: MAP PP SBP DBP HR, or columns of --targets-csv (default: MAP)')
+    s.add_argument('--targets-csv', default=None, help='your targets: a CSV with record, start (s) and one column per target')
+    s.add_argument('--tolerance-s', type=float, default=1., help='largest start difference for a --targets-csv row to match a window (default: 1)')
+    s.add_argument('--win-s', type=float, default=60., help='window length in s (default: 60)')
+    s.add_argument('--fs', type=float, default=60., help='PPG rate of the windows in Hz (default: 60)')
+    s.add_argument('--epochs', type=int, default=30, help='most epochs (default: 30; early stopping on validation)')
+    s.add_argument('--schedule', default='cosine', choices=['cosine', 'plateau', 'constant'], help='learning-rate schedule (default: cosine)')
+    s.add_argument('--seed', type=int, default=42, help='seed (default: 42)')
+    s.add_argument('--out', required=True, help='results folder')
     s = sub.add_parser('readme', help='(development) render README.md from nbs/index.ipynb')
     s.add_argument('--out', default=None, help='where to write (default: README.md at the project root)')
     return p
@@ -240,6 +255,11 @@ def main(argv=None) -> int:
                                mode=a.mode)
             print(res.mae.to_string(index=False)); print(f"bpnb train: model {res.model}, predictions {res.predictions}")
         elif a.cmd == 'ecg': return _ecg(a)
+        elif a.cmd == 'regress':
+            from bpnb.target import regress
+            sc = regress(a.source, a.out, a.data, a.target, a.targets_csv, a.tolerance_s, a.win_s, a.fs, a.epochs, a.schedule, a.seed)
+            print(sc.attrs.get('source', '')); print(sc[['model', 'target', 'n', 'RMSE', 'MAE', 'MeAD', 'R2']].round(3).to_string(index=False))
+            print(f"bpnb regress: results in {a.out}")
         elif a.cmd == 'readme':
             print(render_readme(out=a.out))
     except StageFailed as e:

@@ -30,7 +30,7 @@ __all__ = ['ABP_TARGETS', 'TARGET_UNITS', 'PLAUSIBLE', 'LONG_WIN_S', 'LONG_FS', 
            'SPLIT_LABELS', 'SCHEDULES', 'SCORES', 'resample', 'TargetWindows', 'check_target_names', 'target_windows',
            'TargetSet', 'record_table', 'join_targets', 'target_split', 'source_line', 'regression_resnet',
            'RegressionFit', 'lr_schedule', 'fit_regression', 'predict_targets', 'regression_metrics',
-           'regression_scores', 'plot_pred_vs_true_hist2d', 'plot_loss_lr']
+           'regression_scores', 'plot_pred_vs_true_hist2d', 'plot_loss_lr', 'regress']
 
 # %% ../nbs/80_ppg_target.ipynb #d008a04a
 ABP_TARGETS = ('MAP', 'PP', 'SBP', 'DBP', 'HR') # the targets computed from a window's ABP
@@ -662,3 +662,49 @@ def plot_loss_lr(history:pd.DataFrame|dict, # `RegressionFit.history` (or a Kera
         a.set_xlabel('epoch'); a.set_xlim(ep.min() - 0.5, ep.max() + 0.5); a.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     fig.suptitle(_title('Loss and learning rate per epoch', source, 110), fontsize=10)
     return fig
+
+# %% ../nbs/80_ppg_target.ipynb #458c5deb
+def regress(source:str, # 'uci', 'icu' or 'synthetic'
+            out:str|Path, # folder for the results (made; files in it are replaced)
+            folder:str|Path|None=None, # the source's folder; None: the shared data (uci, icu)
+            targets=('MAP',), # targets computed from the ABP, or the user table's columns
+            user_table:str|Path|None=None, # a CSV of (record, start, target...) joined to the windows instead
+            tolerance_s:float=1., # `join_targets` tolerance
+            win_s:float=LONG_WIN_S, # window length, s
+            fs:float=LONG_FS, # PPG rate of the windows, Hz
+            epochs:int=30, # most epochs
+            schedule:str='cosine', # learning-rate schedule
+            seed:int=42, # seed of the split and the network
+            n_boot:int=1000, # subject-bootstrap replicates
+           ) -> pd.DataFrame:
+    "The chapter as one call (`bpnb regress`): windows, targets, split, training, test scores beside the mean baseline; files in `out`."
+    import matplotlib.pyplot as plt
+    from bpnb.config import atomic_write_text
+    bad = [] if user_table is not None else [x for x in targets if x not in ABP_TARGETS]
+    if bad: raise ValueError(f"regress: {', '.join(bad)} cannot be computed from the ABP ({', '.join(ABP_TARGETS)} can); give your own in a targets table")
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    ts = record_table(source, folder, win_s=win_s, fs_out=fs, targets=() if user_table is not None else tuple(targets))
+    table, x = ts.table, ts.x
+    if user_table is not None:
+        joined, report = join_targets(table, user_table, tolerance_s, list(targets) if targets else None)
+        atomic_write_text(out/'join_report.json', json.dumps(report, indent=1, default=str))
+        table, x = joined.reset_index(drop=True), ts.x[joined.index.to_numpy()]
+        targets = [c for c in joined.columns if c not in ts.table.columns] if not targets else list(targets)
+    targets = list(targets)
+    if len(table) < 3: raise ValueError(f"regress: {len(table)} windows of {win_s:g} s from {source} (need at least 3)")
+    sp = target_split(table, seed=seed, win_s=win_s); line = source_line(ts, sp)
+    fit = fit_regression(x[sp['train']], table[targets].iloc[sp['train']], x[sp['val']], table[targets].iloc[sp['val']],
+                         targets=targets, epochs=epochs, schedule=schedule, seed=seed)
+    pred = predict_targets(fit, x[sp['test']])
+    sc = regression_scores(table[targets].iloc[sp['test']].reset_index(drop=True), pred, table['subject'].iloc[sp['test']].to_numpy(),
+                           train_mean=fit.mean, n_boot=n_boot, seed=seed)
+    sc.attrs['source'] = line
+    atomic_write_text(out/'scores.csv', f"# {line}\n" + sc.to_csv(index=False))
+    atomic_write_text(out/'history.csv', fit.history.to_csv(index=False))
+    atomic_write_text(out/'split.json', json.dumps({k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in sp.items()}, default=str))
+    fit.model.save(out/'model.keras')
+    f = plot_loss_lr(fit.history, line, fit.best_epoch); f.savefig(out/'loss_lr.png', dpi=120, bbox_inches='tight'); plt.close(f)
+    for tg in targets:
+        f = plot_pred_vs_true_hist2d(table[tg].iloc[sp['test']].to_numpy(), pred[tg].to_numpy(), tg, line)
+        f.savefig(out/f'hist2d_{tg}.png', dpi=120, bbox_inches='tight'); plt.close(f)
+    return sc

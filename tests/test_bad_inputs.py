@@ -312,6 +312,10 @@ CASES = [
     ('ecg-score-missing-output', 'ECG records', _ecg_score(lambda o: (o/'TRAIN401.csv').unlink()), 2, ['TRAIN401.csv']),
     ('ecg-score-malformed-output', 'ECG records', _ecg_score(lambda o: (o/'TRAIN401.csv').write_text('#TRAIN401\n0,1\nyes,no\n0.5,0.5\n')), 2, ['TRAIN401.csv']),
     ('ecg-score-no-labels', 'ECG records', lambda w, t: (['ecg', 'score', w/'uci', t], [w/'uci']), 2, ['neither reference.txt']),
+    # PPG to any target (bpnb regress)
+    ('regress-unknown-target', 'CLI arguments', lambda w, t: (['regress', '--source', 'uci', '--data', w/'uci', '--target', 'TPP', '--out', t/'r'], [w/'uci']), 2, ['TPP cannot be computed from the ABP', 'targets table']),
+    ('regress-synthetic-without-folder', 'CLI arguments', lambda w, t: (['regress', '--source', 'synthetic', '--out', t/'r'], []), 2, ["source 'synthetic' needs its folder"]),
+    ('regress-targets-csv-missing-column', 'CLI arguments', lambda w, t: ((t/'u.csv').write_text('record,begin,TPP\nrec_1,0,50\n'), ['regress', '--source', 'uci', '--data', w/'uci', '--targets-csv', t/'u.csv', '--target', 'TPP', '--out', t/'r'])[1:] + ([w/'uci'],), 2, ['u.csv', 'start']),
     # profiles: refused before any stage runs
     ('profile-missing', 'profiles', lambda w, t: (['paper', '--profile', 'nosuch'], []), 2, ["profile 'nosuch' not found", 'available']),
     ('profile-invalid-yaml', 'profiles', _profile('stages: [1, 2\n'), 2, ['my.yaml', 'not valid YAML at line 2']),

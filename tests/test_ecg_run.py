@@ -52,6 +52,16 @@ def test_cinc2020_scores(ecg_run):
         assert (ecg_run/'figures'/f'{f}.png').is_file(), f
 
 
+def test_ppg_target_stage(ecg_run):
+    sc = read_table(ecg_run/'tables'/'ppg_target_scores.csv')
+    assert set(sc.source) == {'synthetic', 'uci'} and set(sc.model) == {'network', 'mean baseline'}
+    assert {'RMSE', 'MAE', 'MeAD', 'R2'} <= set(sc.columns) and set(sc.target) == {'MAP', 'HR'}
+    assert (sc.RMSE >= sc.MAE - 1e-9).all()                          # RMSE is never below MAE
+    assert 'SYNTHETIC' in (ecg_run/'tables'/'ppg_target_scores_synthetic.md').read_text()
+    assert 'WITHIN-SUBJECT' in (ecg_run/'tables'/'ppg_target_scores_uci.md').read_text()
+    for f in ('ppg_target_hist2d_uci_MAP', 'ppg_target_loss_lr_synthetic'): assert (ecg_run/'figures'/f'{f}.png').is_file(), f
+
+
 def test_saved_classifiers_classify_new_records(ecg_run, tmp_path):
     saved = json.loads((ecg_run/'ecg_models.json').read_text())
     models = saved['china']
@@ -65,7 +75,7 @@ def test_saved_classifiers_classify_new_records(ecg_run, tmp_path):
 
 def test_report_follows_the_ecg_sections(ecg_run):
     page = (ecg_run/'report'/'index.html').read_text()
-    assert "data-section='E1'" in page and "data-section='E2'" in page and '12-lead ECG classification, binary' in page
+    assert "data-section='E1'" in page and "data-section='E2'" in page and "data-section='R1'" in page and '12-lead ECG classification, binary' in page
     assert '4.1.3' not in page and 'MIMIC-B' not in page         # nothing of the BP paper's layout
 
 
