@@ -96,46 +96,37 @@ class ECGClassifier:
         m.compile(keras.optimizers.Adam(self.hp['lr']), loss, metrics=['binary_accuracy' if self.info['multi_label'] else 'accuracy'])
         return m
 
-    def fit(self, X:np.ndarray, # (records, leads, samples) in mV, in this classifier's lead view
-            y:np.ndarray, # integer class per record; multi-label tasks: (records, classes) 0/1
-            progress:bool=False, # one line per epoch
-           ):
-        "Train on the records; returns self. Multi-label: a fifth of them is held out to choose per-class thresholds."
-        y = np.asarray(y, int)
-        if len(X) != len(y) or len(y) == 0: raise ValueError(f"fit: {len(X)} records and {len(y)} labels")
-        if self.info['multi_label']: return self._fit_multi(X, y, progress)
+    def _fit_model(self, X, y, progress):
+        "Fit the model itself: y an integer class per record, or (records, classes) 0/1 for a multi-label task."
+        multi = self.info['multi_label']
         if self.arch == 'majority':
-            self.model = np.bincount(y, minlength=len(self.classes))/len(y)
+            self.model = y.mean(0) if multi else np.bincount(y, minlength=len(self.classes))/len(y)
         elif self.arch == 'features':
             from bpnb.ecg.features import feature_table, feature_classifier
             F = feature_table(X, self.info['fs'], errors='nan')
             self.model = feature_classifier(self.seed, self.hp['n_trees']).fit(F.to_numpy(), y); self.features = list(F.columns)
         else:
-            import keras; set_seed(self.seed)                         # TensorFlow imported first: its seeds and deterministic ops are set too
-            x = net_input(X, self.arch); self.model = self._build(x)
-            h = self.model.fit(x, y, batch_size=self.hp['batch_size'], epochs=self.hp['epochs'], verbose=2 if progress else 0, shuffle=True)
+            import keras; set_seed(self.seed)  # noqa: F401 (TensorFlow imported first: its seeds and deterministic ops are set too)
+            x = net_input(X, self.arch); self.model = self._build(x, prior=np.clip(y.mean(0), .01, .99) if multi else None)
+            h = self.model.fit(x, y.astype('float32') if multi else y, batch_size=self.hp['batch_size'], epochs=self.hp['epochs'],
+                               verbose=2 if progress else 0, shuffle=True)
             self.history = pd.DataFrame(h.history).rename_axis('epoch').reset_index().assign(epoch=lambda d: d.epoch + 1)
         return self
 
-    def _fit_multi(self, X, Y, progress):
-        "Multi-label: fit on four fifths, per-class thresholds on the other fifth (`select_thresholds`, hp `thresholds`: 'challenge' or 'f1')."
+    def fit(self, X:np.ndarray, # (records, leads, samples) in mV, in this classifier's lead view
+            y:np.ndarray, # integer class per record; multi-label tasks: (records, classes) 0/1
+            progress:bool=False, # one line per epoch
+           ):
+        "Train on the records; returns self. Multi-label: a fifth of them is held out to choose per-class thresholds (hp `thresholds`: 'challenge' or 'f1')."
+        y = np.asarray(y, int)
+        if len(X) != len(y) or len(y) == 0: raise ValueError(f"fit: {len(X)} records and {len(y)} labels")
+        if not self.info['multi_label']: return self._fit_model(X, y, progress)
         from bpnb.ecg.metrics import select_thresholds
-        if Y.ndim != 2 or Y.shape[1] != len(self.classes): raise ValueError(f"fit: labels {Y.shape}, expected (records, {len(self.classes)})")
-        rng = np.random.default_rng(self.seed); idx = rng.permutation(len(Y)); nv = max(1, len(Y)//5)
+        if y.ndim != 2 or y.shape[1] != len(self.classes): raise ValueError(f"fit: labels {y.shape}, expected (records, {len(self.classes)})")
+        idx = np.random.default_rng(self.seed).permutation(len(y)); nv = max(1, len(y)//5)
         va, tr = np.sort(idx[:nv]), np.sort(idx[nv:])
-        prev = Y[tr].mean(0)
-        if self.arch == 'majority': self.model = prev
-        elif self.arch == 'features':
-            from bpnb.ecg.features import feature_table, feature_classifier
-            F = feature_table(X[tr], self.info['fs'], errors='nan')
-            self.model = feature_classifier(self.seed, self.hp['n_trees']).fit(F.to_numpy(), Y[tr]); self.features = list(F.columns)
-        else:
-            import keras; set_seed(self.seed)                         # TensorFlow imported first: its seeds and deterministic ops are set too
-            x = net_input(X[tr], self.arch); self.model = self._build(x, prior=np.clip(prev, .01, .99))
-            h = self.model.fit(x, Y[tr].astype('float32'), batch_size=self.hp['batch_size'],
-                               epochs=self.hp['epochs'], verbose=2 if progress else 0, shuffle=True)
-            self.history = pd.DataFrame(h.history).rename_axis('epoch').reset_index().assign(epoch=lambda d: d.epoch + 1)
-        self.thresholds = select_thresholds(Y[va], self.predict_proba(X[va]), self.hp.get('thresholds', 'challenge'))
+        self._fit_model(X[tr], y[tr], progress)
+        self.thresholds = select_thresholds(y[va], self.predict_proba(X[va]), self.hp.get('thresholds', 'challenge'))
         self.fit_split = dict(train=int(len(tr)), threshold_validation=int(len(va)))
         return self
 
