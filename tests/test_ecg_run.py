@@ -52,6 +52,16 @@ def test_cinc2020_scores(ecg_run):
         assert (ecg_run/'figures'/f'{f}.png').is_file(), f
 
 
+def test_ludb_delineation_stage(ecg_run):
+    seg = read_table(ecg_run/'tables'/'ecg_ludb_segmentation.csv')
+    assert list(seg['class']) == ['NONE', 'P', 'QRS', 'T', 'macro']   # one row per class and a macro row
+    assert ((seg.f1_lo <= seg.f1) & (seg.f1 <= seg.f1_hi)).all() and seg.f1.between(0, 1).all()
+    lite = read_table(ecg_run/'tables'/'ecg_ludb_litert.csv')
+    assert set(lite.flavour) == {'keras', 'float', 'int8'} and (lite.bytes > 0).all()
+    assert abs(lite.set_index('flavour').loc['float', 'difference']) < 0.01     # the float LiteRT model labels as Keras does
+    assert json.loads((ecg_run/'ecg_models.json').read_text())['ludb']
+
+
 def test_ppg_target_stage(ecg_run):
     sc = read_table(ecg_run/'tables'/'ppg_target_scores.csv')
     assert set(sc.source) == {'synthetic', 'uci'} and set(sc.model) == {'network', 'mean baseline'}
