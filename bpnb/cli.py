@@ -127,9 +127,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--min-windows', type=int, default=20, help='subjects need more than this many windows when the dataset is made here')
     s.add_argument('--mixed-precision', action='store_true', help='float16 compute with float32 heads (GPU only)')
     s.add_argument('--seed', type=int, default=42, help='seed (default: 42)')
-    s = sub.add_parser('ecg', help='the ECG chapters: train, classify and score 12-lead ECG classifiers',
-                       description='12-lead ECG classification (bpnb.ecg): train a classifier on labelled records, classify a '
-                       'folder of records into challenge-format CSVs, score such a folder against the labels.')
+    s = sub.add_parser('ecg', help='the ECG chapters: train, classify and score 12-lead ECG classifiers; delineate records',
+                       description='The ECG chapters (bpnb.ecg): train a 12-lead classifier on labelled records, classify a '
+                       'folder of records into challenge-format CSVs, score such a folder against the labels; delineate the '
+                       'P, QRS and T waves of any WFDB record with a saved delineation model.')
     es = s.add_subparsers(dest='ecg_cmd', required=True, metavar='ECG_COMMAND')
     e = es.add_parser('train', help='fit a classifier on every labelled record of a folder and save it',
                       description='Fit one classifier (bpnb.ecg.train.ARCHS) on the labelled records of --data and save it to '
@@ -152,6 +153,16 @@ def parser() -> argparse.ArgumentParser:
                       'them with per-class scores to OUTPUT_DIR/scores.csv and OUTPUT_DIR/scores_per_class.csv.')
     e.add_argument('labels_dir', help='China: a folder with reference.txt; CinC 2020: a flat folder of .hea label files')
     e.add_argument('output_dir', help='the <record>.csv outputs')
+    e = es.add_parser('segment', help='delineate P, QRS and T in WFDB records with a saved delineation model',
+                      description='Delineate every channel in a unit of voltage (mV, uV, V) of every WFDB record of INPUT (a folder, '
+                      'or one record: its .hea or its path without it), one lead or twelve, at any sampling rate (resampled to the '
+                      "model's 100 Hz and back). OUTPUT_DIR gets <record>_mask.npy and <record>_mask.csv (a label per input sample "
+                      'and lead: 0 none, 1 P, 2 QRS, 3 T), <record>_waves.csv (onset, peak and offset of every wave, in samples '
+                      'and seconds) and summary.csv (one row per record, with why a record was left out).')
+    e.add_argument('--model', required=True, help='a delineation model folder (the ECG profile saves one per network: see <run>/ecg_models.json)')
+    e.add_argument('--engine', default='keras', choices=['keras', 'float', 'int8'], help='the model file: keras (default), or its LiteRT float or INT8 export')
+    e.add_argument('input', help='a folder of WFDB records, or one record')
+    e.add_argument('output_dir', help='where the masks and waves go (made if missing)')
     s = sub.add_parser('regress', help='PPG to any per-window target: long windows, a regression ResNet, scores beside the mean baseline',
                        description='Cut a source\'s records into long PPG windows (default 60 s at 60 Hz), compute the targets from the '
                        'ABP or join a table of your own (--targets-csv: record, start, target columns), split by subject, train the '
@@ -206,6 +217,13 @@ def _ecg(a) -> int:
     elif a.ecg_cmd == 'classify':
         res = et.classify_folder(a.model, a.input_dir, a.output_dir)
         print(f"bpnb ecg classify: {len(res)} records -> {a.output_dir}; outputs: " + ', '.join(f"{k or '(none)'} {v}" for k, v in res['name'].value_counts().items()))
+    elif a.ecg_cmd == 'segment':
+        from bpnb.ecg.delineate import segment_folder
+        summ = segment_folder(a.model, a.input, a.output_dir, engine=a.engine)
+        done = summ[summ.note == '']
+        print(f"bpnb ecg segment: {len(done)} of {len(summ)} records delineated ({a.engine}) -> {a.output_dir}; waves: "
+              + ', '.join(f"{k} {int(done[k].sum())}" for k in ('P', 'QRS', 'T')))
+        for r in summ[summ.note != ''].itertuples(): print(f"  {r.record}: {r.note}")
     elif a.ecg_cmd == 'score':
         m, per = et.score_folder(a.labels_dir, a.output_dir)
         print(','.join(m.index)); print(','.join(f'{v:.3f}' for v in m.values))

@@ -5,6 +5,7 @@ import json, shutil
 import pandas as pd
 from bpnb.provenance import read_table
 import pytest
+from bpnb.config import shared_data
 from conftest import bpnb, ROOT
 
 
@@ -54,12 +55,33 @@ def test_cinc2020_scores(ecg_run):
 
 def test_ludb_delineation_stage(ecg_run):
     seg = read_table(ecg_run/'tables'/'ecg_ludb_segmentation.csv')
-    assert list(seg['class']) == ['NONE', 'P', 'QRS', 'T', 'macro']   # one row per class and a macro row
+    assert list(seg.model.unique()) == ['tcn', 'neurokit2 dwt']       # the network, then the classical delineator on the same records
+    for m, s in seg.groupby('model'): assert list(s['class']) == ['NONE', 'P', 'QRS', 'T', 'macro'], m   # a row per class, a macro row
     assert ((seg.f1_lo <= seg.f1) & (seg.f1 <= seg.f1_hi)).all() and seg.f1.between(0, 1).all()
+    dwt = seg[seg.model == 'neurokit2 dwt'].set_index('class')
+    assert dwt.loc['QRS', 'f1'] > 0.5, dwt                             # the wavelets find the QRS complexes
+    dl = read_table(ecg_run/'tables'/'ecg_ludb_delineation.csv').set_index(['model', 'kind', 'fiducial'])
+    assert dl.loc[('neurokit2 dwt', 'QRS', 'onset'), 'mean_ms'] < -10  # and put their onsets early, as on all of LUDB
     lite = read_table(ecg_run/'tables'/'ecg_ludb_litert.csv')
     assert set(lite.flavour) == {'keras', 'float', 'int8'} and (lite.bytes > 0).all()
     assert abs(lite.set_index('flavour').loc['float', 'difference']) < 0.01     # the float LiteRT model labels as Keras does
     assert json.loads((ecg_run/'ecg_models.json').read_text())['ludb']
+
+
+def test_segment_command(ecg_run, tmp_path):
+    "`bpnb ecg segment` with the model the stage saved, its INT8 export, on a LUDB record copied beside a pressure-only one."
+    model = json.loads((ecg_run/'ecg_models.json').read_text())['ludb']['tcn']
+    recs = tmp_path/'recs'; recs.mkdir()
+    for ext in ('hea', 'dat'): (recs/f'1.{ext}').write_bytes((shared_data('ludb')/'data'/f'1.{ext}').read_bytes())
+    import wfdb, numpy as np
+    wfdb.wrsamp('abp', 125, ['mmHg'], ['ABP'], p_signal=80 + np.zeros((1250, 1)), fmt=['16'], write_dir=str(recs))
+    r = bpnb('ecg', 'segment', '--model', model, '--engine', 'int8', recs, tmp_path/'out')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'bpnb ecg segment: 1 of 2 records delineated (int8)' in r.stdout and 'abp: left out: no channel in a unit of voltage' in r.stdout, r.stdout
+    waves = pd.read_csv(tmp_path/'out'/'1_waves.csv')
+    assert np.load(tmp_path/'out'/'1_mask.npy').shape == (12, 5000) and not (tmp_path/'out'/'abp_mask.npy').exists()
+    assert set(waves.lead) <= {'i', 'ii', 'iii', 'avr', 'avl', 'avf', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6'} and set(waves.kind) <= {'P', 'QRS', 'T'}
+    assert (waves.onset <= waves.peak).all() and (waves.peak <= waves.offset).all() and waves.offset.max() < 5000
 
 
 def test_ppg_target_stage(ecg_run):

@@ -5,7 +5,7 @@
 # %% ../../nbs/72_ecg_delineate.ipynb #0d88a1fe
 from __future__ import annotations
 import os; os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TensorFlow loads: keep its C++ info lines out
-import contextlib, io, json, math, platform, shutil, tempfile, time
+import contextlib, io, json, math, platform, shutil, tempfile, time, warnings
 from fractions import Fraction
 from pathlib import Path
 import numpy as np
@@ -20,10 +20,10 @@ from .ludb import CLASSES, baseline_wander, emg_noise, motion_artifact, powerlin
 from .segment import tcn, unet1d, balanced_weights, segmentation_scores, delineation_scores, extract_waves
 
 # %% auto #0
-__all__ = ['FS', 'FRAME', 'DELINEATORS', 'META', 'ENGINES', 'VOLTS', 'scale_leads', 'augment_frames', 'train_delineator',
-           'predict_proba', 'predict_labels', 'evaluate_delineator', 'delineation_errors', 'bootstrap_by_record',
-           'export_litert', 'litert_predict', 'litert_parity', 'litert_benchmark', 'save_delineator', 'load_delineator',
-           'segment_record', 'segment_folder']
+__all__ = ['FS', 'FRAME', 'DELINEATORS', 'CLASSICAL_WAVES', 'META', 'ENGINES', 'VOLTS', 'scale_leads', 'augment_frames',
+           'train_delineator', 'predict_proba', 'predict_labels', 'evaluate_delineator', 'delineation_errors',
+           'bootstrap_by_record', 'classical_labels', 'export_litert', 'litert_predict', 'litert_parity',
+           'litert_benchmark', 'save_delineator', 'load_delineator', 'segment_record', 'segment_folder']
 
 # %% ../../nbs/72_ecg_delineate.ipynb #ae4d2271
 FS = 100      # the networks' sampling rate, Hz
@@ -254,6 +254,34 @@ def bootstrap_by_record(Y:np.ndarray, # true labels (n, T)
     return pd.DataFrame([dict(metric=m, value=v, lo=np.nanquantile(b, a), hi=np.nanquantile(b, 1 - a), records=len(ids), n_boot=n_boot)
                          for m, (v, b) in vals.items()])
 
+# %% ../../nbs/72_ecg_delineate.ipynb #d6cb8e69
+CLASSICAL_WAVES = {1: ('ECG_P_Onsets', 'ECG_P_Offsets'), 2: ('ECG_R_Onsets', 'ECG_R_Offsets'), 3: ('ECG_T_Onsets', 'ECG_T_Offsets')}
+
+def classical_labels(X:np.ndarray, # leads in mV, time last: (n, T) or (T,)
+                     fs:float, # their sampling rate, Hz (LUDB: 500)
+                     method:str='dwt', # `neurokit2.ecg_delineate` method: 'dwt' (wavelets), 'cwt', 'peak' or 'prominence'
+                    ) -> tuple:
+    "neurokit2's classical delineation as per-sample labels: (labels (n, T) int8 0 NONE, 1 P, 2 QRS, 3 T; indices of the leads it failed on)."
+    import neurokit2 as nk
+    X = np.asarray(X, np.float64)
+    X = X[None] if X.ndim == 1 else X
+    if X.ndim != 2: raise ValueError(f"classical_labels: expected leads (n, T) or one lead (T,), got shape {X.shape}")
+    if not fs > 0: raise ValueError(f"classical_labels: fs must be > 0 Hz, got {fs}")
+    if method not in ('dwt', 'cwt', 'peak', 'prominence'): raise ValueError(f"classical_labels: unknown method {method!r}; 'dwt', 'cwt', 'peak' or 'prominence'")
+    L, failed = np.zeros(X.shape, np.int8), []
+    for i, x in enumerate(X):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')                             # neurokit2 warns about every short or odd lead
+                clean = nk.ecg_clean(x, sampling_rate=fs)
+                r = nk.ecg_peaks(clean, sampling_rate=fs)[1]['ECG_R_Peaks']
+                waves = nk.ecg_delineate(clean, r, sampling_rate=fs, method=method)[1]
+        except Exception: failed.append(i); continue                         # e.g. fewer than two beats: the lead stays NONE
+        for k, (on, off) in CLASSICAL_WAVES.items():
+            for a, b in zip(waves.get(on, []), waves.get(off, [])):
+                if np.isfinite(a) and np.isfinite(b) and a <= b: L[i, int(a):int(b) + 1] = k
+    return L, failed
+
 # %% ../../nbs/72_ecg_delineate.ipynb #c92a7143
 def export_litert(model:keras.Model, # a Keras delineation model (any input length)
                   X_rep:np.ndarray|None, # frames (n, T, 1) or (n, T), unscaled, to calibrate INT8 (training frames); None for float
@@ -467,7 +495,7 @@ def segment_record(model, # a Keras delineation model, a `.tflite` path or a mod
 VOLTS = ('mv', 'uv', 'µv', 'v', 'nv')  # units (lower case) of the channels taken as ECG leads
 
 def segment_folder(model_dir:str|Path, # a delineation model folder (`save_delineator`)
-                   input_dir:str|Path, # a folder of WFDB records (`.hea` and signal files), any rate, any number of leads
+                   input_dir:str|Path, # a folder of WFDB records (`.hea` and signal files), or one record (its `.hea`, or its path without it); any rate and number of leads
                    output_dir:str|Path, # where the outputs go (made if missing)
                    engine:str='keras', # the model file used: 'keras', 'float' or 'int8'
                   ) -> pd.DataFrame:
@@ -475,8 +503,9 @@ def segment_folder(model_dir:str|Path, # a delineation model folder (`save_delin
     import wfdb
     model, _ = load_delineator(model_dir, engine)
     input_dir, out = Path(input_dir), Path(output_dir)
-    if not input_dir.is_dir(): raise FileNotFoundError(f"{input_dir}: no such input folder")
-    heads = sorted(input_dir.glob('*.hea'))
+    one = input_dir if input_dir.suffix == '.hea' else input_dir.with_name(input_dir.name + '.hea')
+    if not input_dir.is_dir() and not one.is_file(): raise FileNotFoundError(f"{input_dir}: no such input folder or WFDB record")
+    heads = sorted(input_dir.glob('*.hea')) if input_dir.is_dir() else [one]
     if not heads: raise FileNotFoundError(f"{input_dir}: no WFDB records (.hea files) here")
     out.mkdir(parents=True, exist_ok=True); rows = []
     for h in heads:
