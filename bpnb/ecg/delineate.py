@@ -13,7 +13,7 @@ import pandas as pd
 import keras
 from scipy.signal import resample_poly
 from scipy.signal.windows import tukey
-from ..config import atomic_path, atomic_write_text, replace_dir, set_seed
+from ..config import atomic_path, atomic_write_text, console, replace_dir, set_seed
 from ..provenance import now_iso
 from ..litert import short_error
 from .ludb import CLASSES, baseline_wander, emg_noise, motion_artifact, powerline
@@ -106,8 +106,8 @@ def _macro_f1(Y, L, valid):
 
 class _BestOnVal(keras.callbacks.Callback):
     "Per epoch: masked loss and macro F1 on the validation frames; keeps the best weights, stops after `patience` epochs without a gain."
-    def __init__(self, Xv, Yv, Wv, patience, progress):
-        super().__init__(); self.Xv, self.Yv, self.Wv, self.patience, self.progress = Xv, Yv, Wv, patience, progress
+    def __init__(self, Xv, Yv, Wv, patience, progress, name=''):
+        super().__init__(); self.Xv, self.Yv, self.Wv, self.patience, self.progress, self.name = Xv, Yv, Wv, patience, progress, name
         self.best, self.best_epoch, self.weights, self.t0 = -np.inf, 0, None, time.time()
     def on_epoch_end(self, epoch, logs=None):
         P = _proba_keras(self.model, self.Xv)
@@ -116,8 +116,10 @@ class _BestOnVal(keras.callbacks.Callback):
         logs['val_macro_f1'] = f1 = _macro_f1(self.Yv, P.argmax(-1), self.Wv)
         logs['seconds'] = time.time() - self.t0
         if f1 > self.best: self.best, self.best_epoch, self.weights = f1, epoch + 1, self.model.get_weights()
-        if self.progress: print(f"epoch {epoch + 1}: loss {logs.get('loss', np.nan):.4f}, val loss {logs['val_loss']:.4f}, "
-                                f"val macro F1 {f1:.4f}{' (best)' if self.best_epoch == epoch + 1 else ''}, {logs['seconds']:.0f} s", flush=True)
+        if self.progress:
+            line = (f"epoch {epoch + 1}: loss {logs.get('loss', np.nan):.4f}, val loss {logs['val_loss']:.4f}, "
+                    f"val macro F1 {f1:.4f}{' (best)' if self.best_epoch == epoch + 1 else ''}, {logs['seconds']:.0f} s")
+            print(line, flush=True); console(f"{self.name} {line}")       # the notebook's output, and the console of `bpnb paper`
         if self.patience and epoch + 1 - self.best_epoch >= self.patience: self.model.stop_training = True
     def on_train_end(self, logs=None):
         if self.weights is not None: self.model.set_weights(self.weights)
@@ -157,7 +159,7 @@ def train_delineator(X:np.ndarray, # training frames (n, T, 1) or (n, T), unscal
         if isinstance(l, keras.layers.BatchNormalization): l.momentum = bn_momentum
     data = _Batches(X, Y.astype(np.int32), sw, batch_size, seed, augment, fs)
     model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(lr, epochs*len(data), alpha=0.05)), 'sparse_categorical_crossentropy')
-    cb = _BestOnVal(scale_leads(Xv), Yv, Wv, patience, progress)
+    cb = _BestOnVal(scale_leads(Xv), Yv, Wv, patience, progress, arch)
     h = model.fit(data, epochs=epochs, verbose=0, callbacks=[cb])
     hist = pd.DataFrame(h.history).rename_axis('epoch').reset_index().assign(epoch=lambda d: d.epoch + 1)
     return model, hist.assign(best=hist.epoch == cb.best_epoch)

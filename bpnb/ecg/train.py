@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 from tqdm.auto import tqdm
-from ..config import replace_dir, set_seed
+from ..config import console, replace_dir, set_seed
 from ..provenance import now_iso
 
 # %% auto #0
@@ -270,7 +270,8 @@ def cross_validate(make, # () -> a fresh unfitted `ECGClassifier`; called with s
         rows.append(dict(repeat=r, fold=k, n_test=len(te), **sc, seconds=time.time() - t0))
         if isinstance(progress, str):
             m = 'Challenge metric' if multi else 'accuracy'
-            print(f"  {progress}: fold {j + 1}/{len(folds)} (repeat {r + 1}, fold {k + 1}): {m} {sc[m]:.3f} in {rows[-1]['seconds']:.0f} s", flush=True)
+            line = f"{progress}: fold {j + 1}/{len(folds)} (repeat {r + 1}, fold {k + 1}): {m} {sc[m]:.3f} in {rows[-1]['seconds']:.0f} s"
+            print('  ' + line, flush=True); console(line)                  # the notebook's output, and the console of `bpnb paper`
     return pd.DataFrame(rows), oof
 
 def cv_summary(scores:pd.DataFrame, # fold scores of one or more models (a `model` column when several)
