@@ -11,8 +11,8 @@ from .runs import run_outputs
 from .provenance import read_manifest
 
 # %% auto #0
-__all__ = ['SECTIONS', 'ECG_SECTIONS', 'SECTION_SETS', 'run_sections', 'section_titles', 'inventory', 'missing', 'paper_items',
-           'md_table', 'blank_missing', 'table_html', 'write_paper_md']
+__all__ = ['SECTIONS', 'ECG_SECTIONS', 'SCALE_SECTIONS', 'SECTION_SETS', 'run_sections', 'section_titles', 'inventory', 'missing',
+           'paper_items', 'md_table', 'blank_missing', 'table_html', 'write_paper_md']
 
 # %% ../nbs/90_assemble.ipynb #3cb327f7
 SECTIONS = [  # (number, title, patterns, expected items, the stage that makes them)
@@ -44,7 +44,13 @@ ECG_SECTIONS = [  # the ECG suite's chapters (`suite: ecg`), in the same form
     ('R1', 'PPG to any target: long-window regression (MAP, PP, SBP, DBP, HR)', ['ppg_target*', '80_ppg_target/*'],
      ['ppg_target_scores'], '80_ppg_target'),
 ]
-SECTION_SETS = {'bp': SECTIONS, 'ecg': ECG_SECTIONS}
+SCALE_SECTIONS = [  # the scale suite (`suite: scale`): the data stage and the input pipeline at MIMIC-B size
+    ('S1', 'Paper scale: time, peak memory and disk of each step against the dataset size, extrapolated to the paper',
+     ['scale_steps*', 'scale_cost*', 'scale_extrapolation*', 'scale_goals*', 'scale_reads*'],
+     ['scale_steps', 'scale_cost', 'scale_extrapolation', 'scale_goals'], '19_scale'),
+    ('S2', 'Interrupt and resume: a killed build resumed, hashed against an uninterrupted one', ['scale_resume*'], ['scale_resume'], '19_scale'),
+]
+SECTION_SETS = {'bp': SECTIONS, 'ecg': ECG_SECTIONS, 'scale': SCALE_SECTIONS}
 
 def run_sections(run_dir:Path|str, # a run folder
                 ) -> list:

@@ -45,6 +45,7 @@ def shared_data(name:str='', # a dataset folder inside the shared data, e.g. 'uc
 SUITES = {  # what a profile's `suite:` selects: its stage notebooks (under nbs/) and the data read when none is given
     'bp': dict(stages='stages', data='synthetic', what="the BP paper (Schrumpf et al. 2021)"),
     'ecg': dict(stages='stages_ecg', data='shared', what="the ECG chapters (12-lead classification)"),
+    'scale': dict(stages='stages_scale', data='scale', what="paper scale: the data stage and the input pipeline at MIMIC-B size, on SYNTHETIC cohorts"),
 }
 
 def profiles_dir() -> Path:

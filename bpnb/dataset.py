@@ -87,13 +87,15 @@ def _stage(records, path, progress, label_mode='fixed'):
 def read_rows(ds, # an h5py dataset (or any array) with windows along axis 0
                idx:np.ndarray, # sorted row indices
                block:int=8192, # longest slab read at once, in rows
+               gap:int|None=_CHUNK, # more than this many unwanted rows in a row end a slab (None: never)
               ) -> np.ndarray:
-    "Rows `idx` of `ds`, read as contiguous slabs of at most `block` rows."
+    "Rows `idx` of `ds`, read as contiguous slabs of at most `block` rows that skip runs of more than `gap` unwanted rows."
     idx = np.asarray(idx, np.int64)
     out = np.empty((len(idx),) + tuple(ds.shape[1:]), ds.dtype)
+    ends = np.r_[np.flatnonzero(np.diff(idx) > gap) + 1, len(idx)] if gap is not None else np.array([len(idx)])
     i = 0
     while i < len(idx):
-        a = idx[i]; j = int(np.searchsorted(idx, a + block, 'left'))
+        a = idx[i]; j = min(int(np.searchsorted(idx, a + block, 'left')), int(ends[np.searchsorted(ends, i, 'right')]))
         out[i:j] = ds[a:idx[j-1] + 1][idx[i:j] - a]
         i = j
     return out

@@ -26,13 +26,19 @@ def run_data(data:Path|str|None=None, # the data root asked for; None: $BPNB_DAT
              profile:str|Path|dict='quick', # run profile (name, YAML path or loaded); its `synth` settings make the cohort
              progress:bool=True, # say so and show progress while generating
             ) -> Path:
-    "The data a run reads: `data`, else `$BPNB_DATA`, else the profile's SYNTHETIC cohort in `data/synthetic`, made on first use (the ECG suite: the shared data)."
+    "The data a run reads: `data`, else `$BPNB_DATA`, else the profile's SYNTHETIC cohort in `data/synthetic`, made on first use (the ECG suite: the shared data; the scale suite: `data/scale`)."
     if data is not None or os.environ.get('BPNB_DATA'):
         root = data_root(data)
         if not root.is_dir(): raise FileNotFoundError(f"data root {root} does not exist (give --data DIR or set BPNB_DATA)")
         return root
     cfg = profile if isinstance(profile, dict) else load_profile(profile)
     if SUITES[cfg.get('suite', 'bp')]['data'] == 'shared': return shared_data()   # the ECG suite: the real shared datasets
+    if SUITES[cfg.get('suite', 'bp')]['data'] == 'scale':                       # the scale suite makes its own cohorts, one folder per size
+        root = data_root()/'scale'; root.mkdir(parents=True, exist_ok=True)       # (never data/synthetic, the quick profile's)
+        if not (root/'bpnb_source.json').is_file():
+            atomic_write_text(root/'bpnb_source.json', json.dumps(dict(name='bpnb synthetic MIMIC-like cohorts at paper scale, one folder per size',
+                                                                       synthetic=True), indent=1) + "\n")
+        return root
     root = data_root()/'synthetic'
     from bpnb.synthetic import write_cohort
     if progress and not (root/'bpnb_source.json').is_file():

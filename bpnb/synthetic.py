@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_synthetic.ipynb #9da0528b
 from __future__ import annotations
-import json, shutil, tempfile
+import concurrent.futures as cf, json, shutil, tempfile
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -288,6 +288,18 @@ hidden offsets included), `bpnb_source.json`. `bpnb.synthetic.window_oracle` tur
 oracle predictions for any windows of this cohort.
 """
 
+def _cohort_subject(tmp, k, seed, minutes, fs, art):
+    "Subject `k` of a cohort: its record written into `tmp`; its RECORDS line, segments, beats (CSV lines) and parameters."
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
+    sp = draw_subject(rng, no_abp=art['no_abp'])
+    rec = synth_record(rng, sp, minutes, fs, art)
+    d, name = record_name(k)
+    names = write_record(tmp/d/name, name, rec, start_s=float(rng.integers(0, 86400)))
+    beats = "".join(f"{name},{t:.3f},{a:.2f},{b:.2f},{c:.2f},{e:.2f}\n" for t, a, b, c, e in
+                    zip(rec['t_beats'], rec['sbp_beats'], rec['dbp_beats'], rec['sbp_ppg'], rec['dbp_ppg']))
+    row = {'record': name, **{k_: (round(v, 6) if isinstance(v, float) else v) for k_, v in sp.items()}}
+    return f"{d}/{name}/", ([f"{d}/{s}" for s in names] if rec['has_abp'] else []), beats, row
+
 def write_cohort(output:Path|str, # the cohort folder to create
                  subjects:int=12, # number of synthetic subjects (records)
                  minutes:float=6., # record length, min
@@ -296,6 +308,7 @@ def write_cohort(output:Path|str, # the cohort folder to create
                  artefacts:dict|None=None, # artefact rates overriding `DEFAULT_ARTEFACTS` (incl. `no_abp`)
                  progress:bool=True, # show a tqdm progress bar
                  overwrite:bool=False, # replace an existing, different cohort (never a folder that is not one)
+                 workers:int=0, # processes generating subjects (0: this process); the cohort is byte-identical for any number
                 ) -> Path:
     "Write a SYNTHETIC MIMIC-like cohort in the PhysioNet mimic3wdb layout (atomic, idempotent)."
     output = Path(output).expanduser().resolve()
@@ -319,32 +332,30 @@ def write_cohort(output:Path|str, # the cohort folder to create
             raise FileExistsError(f"write_cohort: {output} holds a different synthetic cohort; pass overwrite=True to replace it")
     with exclusive(output, 'write_cohort'):                          # a second writer of this cohort refuses
         output.parent.mkdir(parents=True, exist_ok=True)
+        for old in output.parent.glob(f'.{output.name}.*'):          # temporary folders of a writer that was killed (we hold the lock)
+            if old.is_dir() and not old.name.endswith('.lock'): shutil.rmtree(old, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f'.{output.name}.', dir=output.parent))
+        ex = cf.ProcessPoolExecutor(workers) if workers > 0 else None
         try:
-            recs, segs, beats, subj = [], [], ["record,t_s,sbp,dbp,sbp_ppg,dbp_ppg"], []
-            for k in tqdm(range(subjects), desc='synthetic cohort', unit='subject', disable=not progress):
-                rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
-                sp = draw_subject(rng, no_abp=art['no_abp'])
-                rec = synth_record(rng, sp, minutes, fs, art)
-                d, name = record_name(k)
-                names = write_record(tmp/d/name, name, rec, start_s=float(rng.integers(0, 86400)))
-                recs.append(f"{d}/{name}/")
-                if rec['has_abp']: segs += [f"{d}/{s}" for s in names]
-                beats += [f"{name},{t:.3f},{a:.2f},{b:.2f},{c:.2f},{e:.2f}" for t, a, b, c, e in
-                          zip(rec['t_beats'], rec['sbp_beats'], rec['dbp_beats'], rec['sbp_ppg'], rec['dbp_ppg'])]
-                subj.append({'record': name, **{k_: (round(v, 6) if isinstance(v, float) else v) for k_, v in sp.items()}})
+            recs, segs, subj = [], [], []
+            with open(tmp/'bpnb_beats.csv', 'w') as beats:             # written as it goes: the beats of a large cohort need not fit in memory
+                beats.write("record,t_s,sbp,dbp,sbp_ppg,dbp_ppg\n")
+                jobs = [(tmp, k, seed, minutes, fs, art) for k in range(subjects)]
+                done = ex.map(_cohort_subject, *zip(*jobs), chunksize=8) if ex else (_cohort_subject(*j) for j in jobs)
+                for rec_line, seg_lines, beat_text, row in tqdm(done, total=subjects, desc='synthetic cohort', unit='subject', disable=not progress):
+                    recs.append(rec_line); segs += seg_lines; subj.append(row); beats.write(beat_text)
             recs.sort()
             (tmp/'RECORDS').write_text("".join(r + "\n" for r in recs))
             for d in sorted({r[:2] for r in recs}):
                 (tmp/d/'RECORDS').write_text("".join(r[3:] + "\n" for r in recs if r[:2] == d))
             (tmp/'ppg_abp_segments.txt').write_text("".join(s + "\n" for s in sorted(segs)))
-            (tmp/'bpnb_beats.csv').write_text("\n".join(beats) + "\n")
             cols = list(subj[0])
             (tmp/'bpnb_subjects.csv').write_text("\n".join([",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in subj]) + "\n")
             (tmp/'SOURCE.md').write_text(_source_md(meta))
             (tmp/'bpnb_source.json').write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
             replace_dir(tmp, output)
         finally:
+            if ex is not None: ex.shutdown(cancel_futures=True)
             if tmp.exists(): shutil.rmtree(tmp)
         return output
 
