@@ -22,23 +22,31 @@ def data_root(data:Path|str|None=None, # explicit data root (`--data`); wins ove
     d = data or os.environ.get('BPNB_DATA') or project_root()/'data'
     return Path(d).expanduser().resolve()
 
+def _scale_root(data):
+    "The scale suite's work folder: `data` (new, empty, or one it used before) or `data/scale`; never `$BPNB_DATA`, which may hold real data."
+    root = Path(data).expanduser().resolve() if data is not None else data_root()/'scale'   # not data/synthetic, the quick profile's
+    mark = root/'bpnb_source.json'
+    if root.exists() and not root.is_dir(): raise NotADirectoryError(f"{root}: the scale suite needs a folder to build its cohorts in; this is a file")
+    if root.is_dir() and any(root.iterdir()) and not mark.is_file():
+        raise FileExistsError(f"{root}: not empty and not a scale work folder (no bpnb_source.json); the scale suite writes and deletes "
+                              "cohorts there, so give it a new or empty folder")
+    root.mkdir(parents=True, exist_ok=True)
+    if not mark.is_file():
+        atomic_write_text(mark, json.dumps(dict(name='bpnb synthetic MIMIC-like cohorts at paper scale, one folder per size', synthetic=True), indent=1) + "\n")
+    return root
+
 def run_data(data:Path|str|None=None, # the data root asked for; None: $BPNB_DATA, else the synthetic cohort
              profile:str|Path|dict='quick', # run profile (name, YAML path or loaded); its `synth` settings make the cohort
              progress:bool=True, # say so and show progress while generating
             ) -> Path:
-    "The data a run reads: `data`, else `$BPNB_DATA`, else the profile's SYNTHETIC cohort in `data/synthetic`, made on first use (the ECG suite: the shared data; the scale suite: `data/scale`)."
+    "The data a run reads: `data`, else `$BPNB_DATA`, else the profile's SYNTHETIC cohort in `data/synthetic`, made on first use (the ECG suite: the shared data; the scale suite: its own work folder)."
+    cfg = profile if isinstance(profile, dict) else load_profile(profile)
+    if SUITES[cfg.get('suite', 'bp')]['data'] == 'scale': return _scale_root(data)
     if data is not None or os.environ.get('BPNB_DATA'):
         root = data_root(data)
         if not root.is_dir(): raise FileNotFoundError(f"data root {root} does not exist (give --data DIR or set BPNB_DATA)")
         return root
-    cfg = profile if isinstance(profile, dict) else load_profile(profile)
     if SUITES[cfg.get('suite', 'bp')]['data'] == 'shared': return shared_data()   # the ECG suite: the real shared datasets
-    if SUITES[cfg.get('suite', 'bp')]['data'] == 'scale':                       # the scale suite makes its own cohorts, one folder per size
-        root = data_root()/'scale'; root.mkdir(parents=True, exist_ok=True)       # (never data/synthetic, the quick profile's)
-        if not (root/'bpnb_source.json').is_file():
-            atomic_write_text(root/'bpnb_source.json', json.dumps(dict(name='bpnb synthetic MIMIC-like cohorts at paper scale, one folder per size',
-                                                                       synthetic=True), indent=1) + "\n")
-        return root
     root = data_root()/'synthetic'
     from bpnb.synthetic import write_cohort
     if progress and not (root/'bpnb_source.json').is_file():

@@ -22,7 +22,8 @@ def test_only_the_scale_stage_ran(scale_run):
     assert sorted(state) == sorted(p.stem for p in (ROOT/'nbs'/'stages_scale').glob('*.ipynb'))
     assert all(s['status'] == 'done' for s in state.values()), state
     assert json.loads((run/'manifest.json').read_text())['params']['profile']['suite'] == 'scale'
-    assert sorted(p.name for p in data.iterdir()) == []                     # every build deleted once measured (keep: false)
+    assert sorted(p.name for p in data.iterdir()) == ['bpnb_source.json']   # every build deleted once measured (keep: false); the marker stays
+    assert json.loads((run/'manifest.json').read_text())['data_source']['synthetic'] is True
 
 
 def test_steps_table(scale_run):
