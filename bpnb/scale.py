@@ -64,6 +64,15 @@ def _top_bytes(path):
     "Bytes of the files directly in folder `path` (cheap enough to sample: the dataset step's staging and output files live there)."
     return sum(e.stat().st_size for e in os.scandir(path) if e.is_file()) if Path(path).is_dir() else 0
 
+def _hwm():
+    "Peak resident bytes of this process since its exec: Linux's VmHWM (getrusage's ru_maxrss also holds the parent's memory at the fork)."
+    try:
+        with open('/proc/self/status') as f:
+            for l in f:
+                if l.startswith('VmHWM:'): return int(l.split()[1]) * 1024
+    except OSError: pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024                 # elsewhere: the kernel's mark, inheritance and all
+
 def _child(fn:str, # 'module:function'
            kwargs:str, # its arguments, JSON
            report:str, # the JSON file to write the result into
@@ -76,7 +85,7 @@ def _child(fn:str, # 'module:function'
     except BaseException as e: res, err = None, f"{type(e).__name__}: {e}"
     dt = time.perf_counter() - t0
     ru = lambda w: resource.getrusage(w).ru_maxrss * 1024                          # Linux: KiB
-    atomic_write_text(report, json.dumps(dict(result=res, error=err, seconds=dt, maxrss=ru(resource.RUSAGE_SELF),
+    atomic_write_text(report, json.dumps(dict(result=res, error=err, seconds=dt, maxrss=_hwm(),
                                               maxrss_children=ru(resource.RUSAGE_CHILDREN)), default=float))
 
 def _spawn(fn, kwargs, report, log):
