@@ -8,7 +8,7 @@ import hashlib, json, math, os, resource, shutil, signal, subprocess, sys, tempf
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .config import atomic_write_text
+from .config import atomic_write_text, console
 
 # %% auto #0
 __all__ = ['PAPER_WINDOWS', 'PAPER_SEGMENTS', 'FRACTIONS', 'VALID_PER_MINUTE', 'STEPS', 'STEP_FNS', 'scale_sizes', 'measure',
@@ -192,7 +192,9 @@ def scale_build(work:Path|str, # the build's own folder (cohort/, windows/, data
             rows.append(dict(fraction=fraction, step=s, workers=workers if s in ('synth', 'download') else 1, seconds=m['seconds'], wall=m['wall'], peak_rss=m['peak_rss'], maxrss=m['maxrss'],
                              maxrss_children=m['maxrss_children'], disk=r.get('disk', 0), peak_disk=m['peak_disk'],
                              **{k: r[k] for k in ('records', 'windows', 'cut', 'subjects', 'windows_per_s', 'stream_seconds', 'rows_per_window', 'chunk_rows_per_window') if k in r}))
-            if progress: print(f"{fraction:g}: {s:8s} {m['seconds']:8.1f} s  peak {m['peak_rss']/2**20:7.0f} MiB  disk {r.get('disk', 0)/2**20:8.1f} MiB", flush=True)
+            if progress:
+                line = f"{fraction:g}: {s:8s} {m['seconds']:8.1f} s  peak {m['peak_rss']/2**20:7.0f} MiB  disk {r.get('disk', 0)/2**20:8.1f} MiB"
+                print(line, flush=True); console(f"scale {line}")                     # and on the console of `bpnb paper`
     finally:
         if not keep: shutil.rmtree(work, ignore_errors=True)
     df = pd.DataFrame(rows)

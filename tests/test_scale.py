@@ -36,6 +36,8 @@ def test_steps_table(scale_run):
     assert st.loc['stream', 'windows'] == 200 and st.loc['stream', 'windows/s'] > 0           # one epoch of the training part
     assert st.loc['dataset', 'peak disk (MiB)'] > st.loc['dataset', 'disk (MiB)']            # the staging file was seen
     assert 'SYNTHETIC' in (run/'tables'/'scale_steps.md').read_text()
+    steps = [l.split()[2] for l in (run/'logs'/'console.log').read_text().splitlines() if l.startswith('scale 0.0002: ')]
+    assert steps == ['synth', 'download', 'dataset', 'split', 'stream'], steps   # a console line per step as it ends
 
 
 def test_extrapolation_goals_and_figure(scale_run):
