@@ -183,15 +183,16 @@ def predict_labels(model, # a Keras delineation model or a `.tflite` path
     return predict_proba(model, X).argmax(-1).astype(np.int8)
 
 # %% ../../nbs/72_ecg_delineate.ipynb #33fe5a58
-def evaluate_delineator(model, # a Keras delineation model or a `.tflite` path
+def evaluate_delineator(model, # a Keras delineation model or a `.tflite` path; None when `labels` are given
                         X:np.ndarray, # frames (n, T, 1) or (n, T), unscaled
                         Y:np.ndarray, # true labels (n, T)
                         W:np.ndarray, # valid weights (n, T): only samples with W > 0 count
                         fs:float=FS, # sampling rate of the frames, Hz
                         tolerance_ms:float=150., # delineation: largest error of a match, ms
+                        labels:np.ndarray|None=None, # predicted labels (n, T) of any delineator (e.g. `classical_labels`), scored instead of `model`'s
                        ) -> tuple:
     "(per-sample scores per class with macro and weighted rows, confusion matrix, per-wave Se/PPV/error per fiducial)."
-    L, Y = predict_labels(model, X), np.asarray(Y)
+    L, Y = predict_labels(model, X) if labels is None else np.asarray(labels), np.asarray(Y)
     if L.shape != Y.shape: raise ValueError(f"evaluate_delineator: the frames give labels {L.shape}, Y is {Y.shape}")
     valid = np.asarray(W) > 0
     seg, cm = segmentation_scores(Y, L, valid)
