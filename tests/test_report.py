@@ -23,9 +23,10 @@ def share(img, colour, tol=12):
     return (np.abs(img - colour).max(-1) <= tol).mean()
 
 
-def test_report_renders_index_and_figure(tiny, tmp_path):
+def test_report_renders_index_and_figure(tiny, tmp_path, profile):
     run = tmp_path/'run'
-    bpnb('paper', '--nbs', tiny, '--out', run, '--figures', tmp_path/'figs', '--data', tmp_path, '--quiet', check=0)
+    bpnb('paper', '--nbs', tiny, '--out', run, '--figures', tmp_path/'figs', '--data', tmp_path, '--quiet',   # no library chapters:
+         '--profile', profile('description: the report test, no library chapters\n'), check=0)              # test_paper_run has one
     index = run/'report'/'index.html'
     assert index.is_file() and {'01_first.html', '02_second.html', '03_third.html'} <= {p.name for p in index.parent.iterdir()}
     page = index.read_text()
