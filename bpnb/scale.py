@@ -161,6 +161,16 @@ def step_stream(work, batch_size=32, in_memory=False, max_memory=1 << 30):
 STEP_FNS = dict(synth=step_synth, download=step_download, dataset=step_dataset, split=step_split, stream=step_stream)
 
 # %% ../nbs/19_scale.ipynb #f64c005f
+def _fresh_work(work, who, sizes):
+    "Empty the work folder `work` of a `who` (refusing one it did not make, named by its `<who>.json`) and mark it with the sizes."
+    work = Path(work).expanduser().resolve()
+    if work.exists():
+        if any(work.iterdir()) and not (work/f'{who}.json').is_file():
+            raise FileExistsError(f"{who}: {work} exists and is not a {who.replace('_', ' ')} folder; give an empty or new folder")
+        shutil.rmtree(work)
+    work.mkdir(parents=True); atomic_write_text(work/f'{who}.json', json.dumps(sizes, indent=1))
+    return work
+
 def scale_build(work:Path|str, # the build's own folder (cohort/, windows/, dataset.h5, split/); emptied first
                 fraction:float, # share of the paper's MIMIC-B
                 minutes:float=30., # record length of each synthetic subject, min
@@ -175,12 +185,8 @@ def scale_build(work:Path|str, # the build's own folder (cohort/, windows/, data
     "Build the data stage at `fraction` of MIMIC-B step by step, each step in its own process: seconds, peak memory and disk."
     bad = [s for s in steps if s not in STEPS]
     if bad: raise ValueError(f"scale_build: unknown steps {bad}; the steps are {', '.join(STEPS)}")
-    sz, work = scale_sizes(fraction, minutes, min_windows=min_windows), Path(work).expanduser().resolve()
-    if work.exists():
-        if any(work.iterdir()) and not (work/'scale_build.json').is_file():
-            raise FileExistsError(f"scale_build: {work} exists and is not a scale build's folder; give an empty or new folder")
-        shutil.rmtree(work)
-    work.mkdir(parents=True); atomic_write_text(work/'scale_build.json', json.dumps(sz, indent=1))
+    sz = scale_sizes(fraction, minutes, min_windows=min_windows)
+    work = _fresh_work(work, 'scale_build', sz)
     args = dict(synth=dict(subjects=sz['subjects'], minutes=minutes, seed=seed, workers=workers), download=dict(workers=workers),
                 dataset=dict(min_windows=min_windows, seed=seed), split=dict(n_windows=sz['n_windows'], seed=seed),
                 stream=dict(batch_size=batch_size))
@@ -287,12 +293,8 @@ def resume_check(work:Path|str, # a folder of its own for the cohort and the bui
                 ) -> pd.DataFrame:
     "Interrupt and resume at `fraction` of MIMIC-B: one uninterrupted build, `kills` builds killed at random times and resumed; a row per kill."
     from bpnb.synthetic import write_cohort
-    sz, work = scale_sizes(fraction, minutes, min_windows=min_windows), Path(work).expanduser().resolve()
-    if work.exists():
-        if any(work.iterdir()) and not (work/'resume_check.json').is_file():
-            raise FileExistsError(f"resume_check: {work} exists and is not a resume check's folder; give an empty or new folder")
-        shutil.rmtree(work)
-    work.mkdir(parents=True); atomic_write_text(work/'resume_check.json', json.dumps(sz, indent=1))
+    sz = scale_sizes(fraction, minutes, min_windows=min_windows)
+    work = _fresh_work(work, 'resume_check', sz)
     try:
         coh = write_cohort(work/'cohort', subjects=sz['subjects'], minutes=minutes, seed=seed, progress=False, workers=workers)
         kw = dict(n_windows=sz['n_windows'], min_windows=min_windows, seed=seed, workers=workers)
