@@ -57,11 +57,22 @@ def dataset(tmp: Path, subjects: int, minutes: float):
     return d['h5'], load_split(d['split'])
 
 
-def measure(arch, h5, idx, args, card, xla=False):
-    set_seed(42)
-    m = make_model(arch, args.input_len)
+def compiled(arch, xla=False, input_len=875):
+    """The network compiled as `bpnb.train` compiles it, or with XLA. bpnb seeds TensorFlow with deterministic kernels,
+    and Keras then silently refuses `jit_compile=True`; the XLA variant therefore runs without them (as nothing in
+    bpnb does) and fails if Keras still did not take XLA."""
+    from tensorflow.python.framework import config as tf_config
+    set_seed(42, deterministic=not xla)
+    if xla: tf_config.disable_op_determinism()
+    m = make_model(arch, input_len)
     m.compile(keras.optimizers.Adam(1e-3), loss={'SBP': 'mse', 'DBP': 'mse'}, metrics={'SBP': ['mae'], 'DBP': ['mae']},
               jit_compile=xla)
+    if bool(m.jit_compile) != xla: raise RuntimeError(f'{arch}: Keras did not take jit_compile={xla}')
+    return m
+
+
+def measure(arch, h5, idx, args, card, xla=False):
+    m = compiled(arch, xla, args.input_len)
     n = (args.warmup + args.steps)*args.batch
     ds = h5_dataset(h5, idx[:n], batch_size=args.batch, shuffle=True, seed=42)
     timer = StepTimer()

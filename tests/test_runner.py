@@ -92,10 +92,9 @@ def test_manifest_contents(tiny, tmp_path, profile):
 
 
 def test_help_texts():
-    for cmd in ([], ['paper'], ['batch'], ['report']):
-        r = bpnb(*cmd, '--help', check=0)
-        assert 'usage: bpnb' in r.stdout
-    assert '--resume' in bpnb('paper', '--help').stdout and '-p NAME [VALUE ...]' in bpnb('batch', '--help').stdout
+    out = {cmd: bpnb(*cmd.split(), '--help', check=0).stdout for cmd in ('', 'paper', 'batch')}   # a subprocess each: ~6 s
+    assert all('usage: bpnb' in o for o in out.values())
+    assert '--resume' in out['paper'] and '-p NAME [VALUE ...]' in out['batch']
     assert 'no manifest here' in bpnb('report', '/nonexistent', check=2).stderr
 
 
