@@ -23,7 +23,7 @@ from .metrics import mean_baseline, metrics_table
 
 # %% auto #0
 __all__ = ['FLOAT32_LAYERS', 'PRED_COLS', 'MODES', 'LR', 'MIN_SD', 'XLA', 'distribution_strategy', 'mixed_precision_model',
-           'make_model', 'save_model', 'BestCheckpoint', 'predictions_frame', 'xla_kernels', 'init_heads',
+           'make_model', 'save_model', 'BestCheckpoint', 'predictions_frame', 'use_xla', 'xla_kernels', 'init_heads',
            'recalibrate_batchnorm', 'training_step', 'RecalibrateBatchNorm', 'EpochLine', 'convergence', 'TrainResult',
            'train', 'stage_dataset', 'check_training_params', 'run_training']
 
@@ -124,9 +124,21 @@ def predictions_frame(subject, # subject name of every window, (N,)
 MODES = ('fixed', 'paper')  # training modes: heads that start at the baseline, or as published
 LR = {'fixed': 1e-3, 'paper': 3e-3}  # default learning rate per mode (the paper's command line: 0.003)
 MIN_SD = 2.  # mmHg: test predictions that spread less than this are a constant, not a network
-# XLA (`jit_compile`) per network where it trains faster: on 2 CPU cores it cut a step of AlexNet by 37 %, ResNet by 29 %
-# and Slapnicar by 41 %, and made the LSTM's 2.4 times slower (benchmarks/training_profile.py)
-XLA = {'alexnet': True, 'resnet': True, 'slapnicar': True, 'lstm': False}
+# XLA (`jit_compile`): the fewest training steps from which it pays for its compile time, per network (None: never).
+# On 2 CPU cores it cut a step of AlexNet by 37 %, Slapnicar by 41 % and ResNet by 29 % (benchmarks/training_profile.py),
+# after compiling for about 18, 75 and 177 s (a quick-profile training); it made the LSTM's step 2.4 times slower
+XLA = {'alexnet': 50, 'slapnicar': 150, 'resnet': 400, 'lstm': None}
+
+def use_xla(arch:str, # the network
+            steps:int, # training steps (epochs x batches)
+            custom:bool=False, # a network of the caller's (`build`)
+            mixed_precision:bool=False,
+            jit_compile:bool|None=None, # the caller's choice; None: decide here
+           ) -> bool:
+    "Whether `train` compiles with XLA: the caller's choice, else from `XLA[arch]` steps on, not for a custom network nor in mixed precision."
+    if jit_compile is not None: return bool(jit_compile)
+    n = XLA.get(arch)
+    return n is not None and not custom and not mixed_precision and steps >= n
 
 @contextmanager
 def xla_kernels(on:bool, # training with XLA
@@ -259,14 +271,13 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
           callbacks:list|None=None, # more Keras callbacks
           mode:str='fixed', # 'fixed': linear heads at the label mean, BatchNorm re-estimated; 'paper': as published
           test_windows:int|None=None, # cap of test windows (a seeded random choice over all test subjects); None: all
-          jit_compile:bool|None=None, # XLA; None: `XLA[arch]` (off for a `build` and in mixed precision)
+          jit_compile:bool|None=None, # XLA; None: `use_xla` decides
          ) -> TrainResult:
     "Train a network of the paper (section 3.5) on a split, keep the best epoch, and predict the test set beside the mean baseline."
     t0, started = time.time(), now_iso()
     if build is None and arch not in ARCHS: raise ValueError(f"train: unknown arch {arch!r}; valid names: {', '.join(ARCHS)}")
     if mode not in MODES: raise ValueError(f"train: mode must be one of {MODES}, got {mode!r}")
     lr = LR[mode] if lr is None else lr
-    jit = bool(XLA.get(arch, False) and build is None and not mixed_precision if jit_compile is None else jit_compile)
     h5, split_dir, out_dir = Path(h5), Path(split_dir), Path(out_dir)
     check_dataset(h5); info, sp = dataset_info(h5), load_split(split_dir, h5)
     set_seed(seed)
@@ -276,6 +287,8 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
     for k, v in idx.items():
         if not len(v): raise ValueError(f"train: the {k} part of the split in {split_dir} is empty")
     ds = {k: h5_dataset(h5, v, batch_size, shuffle=k == 'train', seed=seed) for k, v in idx.items()}
+    steps = epochs*-(-len(idx['train'])//batch_size)
+    jit = use_xla(arch, steps, build is not None, mixed_precision, jit_compile)
     (y_train, _), (y_val, _) = _labels(h5, idx['train']), _labels(h5, idx['val'])
     baseline_val_loss = float(((y_val - y_train.mean(0))**2).mean(0).sum())   # the loss (MSE(SBP) + MSE(DBP)) of the mean baseline
     with xla_kernels(jit):
