@@ -8,14 +8,15 @@ script says why it is not more. Each network is compiled as `bpnb.train` compile
 MAE metrics) and fed from the HDF5 pipeline (`bpnb.inputs.h5_dataset`, batch 32) of a small SYNTHETIC dataset;
 `--steps` steps run under `tf.profiler` after `--warmup` steps that are not traced. The same number of steps is
 then timed with XLA (`jit_compile=True`), which fuses element-wise work such as the optimizer's update without
-changing the method; XLA runs as one op, so its time is not broken down. bpnb trains with deterministic kernels,
-with which Keras silently refuses XLA: the XLA timing runs without them (`training_throughput.compiled`).
+changing the method; XLA runs as one op, so its time is not broken down. Keras silently refuses XLA while
+TensorFlow's determinism flag is on: the XLA timing turns it off (`training_throughput.compiled`), as `bpnb.train`
+does for the trainings it compiles with XLA (`bpnb.train.use_xla`).
 
 Run from the project root (nothing is downloaded):
 
     .venv/bin/python benchmarks/training_profile.py [--archs alexnet lstm] [--steps 6] [--no-xla]
 
-Prints two tables and writes benchmarks/results/training_profile.json, .md and .png. A benchmark, not a test.
+Prints a table and writes benchmarks/results/training_profile.json, .md and .png. A benchmark, not a test.
 
 How time is counted: the profiler records every op on TensorFlow's inter-op threads (`tf_Compute`), with its
 start and duration; an op's self time is its duration less that of the ops nested in it (a `While` op runs its
@@ -29,7 +30,7 @@ convolution ops' share of the step's wall time: the rate those kernels reach whi
 import os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
-import argparse, collections, glob, platform, shutil, sys, tempfile, time
+import argparse, collections, glob, platform, shutil, sys, tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np

@@ -59,8 +59,8 @@ def dataset(tmp: Path, subjects: int, minutes: float):
 
 def compiled(arch, xla=False, input_len=875):
     """The network compiled as `bpnb.train` compiles it, or with XLA. bpnb seeds TensorFlow with deterministic kernels,
-    and Keras then silently refuses `jit_compile=True`; the XLA variant therefore runs without them (as nothing in
-    bpnb does) and fails if Keras still did not take XLA."""
+    and Keras then silently refuses `jit_compile=True`; the XLA variant therefore runs without them, as `bpnb.train`
+    does for its XLA trainings (`xla_kernels`), and fails if Keras still did not take XLA."""
     from tensorflow.python.framework import config as tf_config
     set_seed(42, deterministic=not xla)
     if xla: tf_config.disable_op_determinism()

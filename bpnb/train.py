@@ -411,7 +411,7 @@ def run_training(arch:str='slapnicar', # network, one of `ARCHS`
                  profile:str='quick', # run profile
                  progress:bool=True, # progress output
                  mode:str='fixed', # 'fixed' (heads at the label mean, BatchNorm re-estimated) or 'paper' (as published)
-                 jit_compile:bool|None=None, # XLA; None: `XLA[arch]`
+                 jit_compile:bool|None=None, # XLA; None: `use_xla` decides
                 ) -> TrainResult:
     "The training stage: the run's dataset (made if needed), `train`, the learning curve, the metrics table and the `TrainingRecord`."
     check_training_params(arch, epochs, batch_size, lr, win_s, derivatives, split_mode, patience, max_windows, mode, test_windows)
