@@ -30,16 +30,14 @@ convolution ops' share of the step's wall time: the rate those kernels reach whi
 import os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
-import argparse, collections, glob, platform, shutil, sys, tempfile
-from datetime import datetime, timezone
+import argparse, collections, glob, shutil, sys, tempfile
 from pathlib import Path
 import numpy as np
 import tensorflow as tf
-import keras
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model_card import analytic_flops, matmul_peak, save_results
-from training_throughput import StepTimer, compiled, dataset
+from training_throughput import StepTimer, compiled, environment, windows
 from bpnb.config import ARCHS
 from bpnb.inputs import h5_dataset
 
@@ -119,7 +117,7 @@ def profile(arch, h5, idx, args):
     train_flops = 3*analytic_flops(m)*args.batch
     gemm_s = per_cat['GEMM & convolution']
     r = dict(network=arch, steps=n, step_s=step_s, op_s_per_step=op_s,
-             shares={c: v/op_s for c, v in per_cat.items()}, seconds={c: v*step_s/op_s for c, v in per_cat.items()},
+             shares={c: v/op_s for c, v in per_cat.items()},
              train_gflop_per_step=train_flops/1e9, train_gflops=train_flops/step_s/1e9,
              gemm_gflops=train_flops/(gemm_s/op_s*step_s)/1e9 if gemm_s else None,
              top_ops=[dict(type=t, category=c, s_per_step=v/n) for v, t, c in sorted(((v, t, c) for (t, c), v in ops.items()), reverse=True)[:8]],
@@ -173,7 +171,7 @@ def plot(res, path):
     fig, ax = plt.subplots(figsize=(9, 0.7*len(rows) + 2.4))
     y = np.arange(len(rows)); left = np.zeros(len(rows))
     for c, colour in zip(CATEGORIES, plt.cm.tab10.colors):
-        v = np.array([r['seconds'][c] for r in rows])
+        v = np.array([r['shares'][c]*r['step_s'] for r in rows])
         if v.any(): ax.barh(y, v, 0.38, left=left, color=colour, label=c); left += v
     xla = [r['xla_step_s'] or 0 for r in rows]
     ax.barh(y + 0.4, xla, 0.38, color='0.6', hatch='//', edgecolor='0.3', label='the same step with XLA (not broken down)')
@@ -201,16 +199,9 @@ def main():
     args = p.parse_args()
     peaks = [matmul_peak(args.matmul_n)]
     print(f'dense float32 matmul: {peaks[0]/1e9:.1f} GFLOP/s', flush=True)
-    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
-    env = dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'), cpu=cpu, cores=os.cpu_count(),
-               loadavg=' '.join(f'{v:.2f}' for v in os.getloadavg()), python=platform.python_version(),
-               tensorflow=tf.__version__, keras=keras.__version__)
-    need = max(args.warmup, args.steps)*args.batch
-    rows = []
+    env, rows = environment(), []
     with tempfile.TemporaryDirectory() as tmp:
-        h5, sp = dataset(Path(tmp), 12, max(4., 1.4*need/12/(60/3.5)))
-        idx = np.sort(np.concatenate([sp['train'], sp['val'], sp['test']]))
-        if len(idx) < need: raise SystemExit(f'only {len(idx)} windows for {need} needed; lower --steps')
+        h5, idx = windows(Path(tmp), max(args.warmup, args.steps)*args.batch)
         for a in args.archs:
             print(f'{a}:', flush=True)
             rows.append(profile(a, h5, idx, args))

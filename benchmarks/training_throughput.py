@@ -71,6 +71,24 @@ def compiled(arch, xla=False, input_len=875):
     return m
 
 
+def windows(tmp: Path, need: int):
+    "The HDF5 file and the sorted indices of at least `need` SYNTHETIC windows (all parts of the split) in `tmp`."
+    minutes = max(4., 1.4*need/12/(60/3.5))    # 12 subjects, a 7-s window every 3.5 s, some rejected
+    h5, sp = dataset(tmp, 12, minutes)
+    idx = np.sort(np.concatenate([sp['train'], sp['val'], sp['test']]))
+    if len(idx) < need: raise SystemExit(f'only {len(idx)} windows for {need} needed; lower --steps')
+    print(f'dataset: {len(idx)} SYNTHETIC windows', flush=True)
+    return h5, idx
+
+
+def environment() -> dict:
+    "The machine, the load and the versions a benchmark ran with."
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
+    return dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'), cpu=cpu, cores=os.cpu_count(),
+                loadavg=' '.join(f'{v:.2f}' for v in os.getloadavg()), python=platform.python_version(),
+                tensorflow=tf.__version__, keras=keras.__version__)
+
+
 def measure(arch, h5, idx, args, card, xla=False):
     m = compiled(arch, xla, args.input_len)
     n = (args.warmup + args.steps)*args.batch
@@ -129,17 +147,9 @@ def main():
     print(f'dense float32 matmul: {peaks[0]/1e9:.1f} GFLOP/s', flush=True)
     card_f = RESULTS/'model_card.json'
     card = json.loads(card_f.read_text()) if card_f.is_file() else {}
-    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
-    env = dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'), cpu=cpu, cores=os.cpu_count(),
-               loadavg=' '.join(f'{v:.2f}' for v in os.getloadavg()), python=platform.python_version(),
-               tensorflow=tf.__version__, keras=keras.__version__)
-    need = (args.warmup + args.steps)*args.batch
+    env, need = environment(), (args.warmup + args.steps)*args.batch
     with tempfile.TemporaryDirectory() as tmp:
-        minutes = max(4., 1.4*need/12/(60/3.5))    # 12 subjects, a 7-s window every 3.5 s, some rejected
-        h5, sp = dataset(Path(tmp), 12, minutes)
-        idx = np.sort(np.concatenate([sp['train'], sp['val'], sp['test']]))
-        if len(idx) < need: raise SystemExit(f'only {len(idx)} windows for {need} needed; lower --steps')
-        print(f'dataset: {len(idx)} SYNTHETIC windows', flush=True)
+        h5, idx = windows(Path(tmp), need)
         rows = []
         for a in args.archs:
             for xla in (False,) if args.no_xla else (False, True):
