@@ -48,7 +48,7 @@ sync-check: $(STAMP)
 
 test: $(STAMP) chromium sync-check
 	$(BIN)/nbdev_test --n_workers 2 --timing
-	$(BIN)/python -m pytest tests/ -q --durations=15   # the 15 slowest tests: make test must stay under 30 min
+	$(BIN)/python -m pytest tests/ -q -n 2 --dist loadfile --durations=15   # two workers, one file each at a time; the 15 slowest tests: make test must stay under 30 min
 
 clean-runs:
 	rm -rf runs/

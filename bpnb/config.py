@@ -73,12 +73,21 @@ def load_profile(profile:str|Path='quick', # a profile name in `params/` or a pa
     st = cfg.get('stages') or {}
     if not isinstance(st, dict) or not all(isinstance(v, dict) or v is None for v in st.values()):
         raise ValueError(f"{p}: `stages` must map stage names to their parameters, e.g. `stages: {{21_train: {{epochs: 2}}}}`")
+    for k, v in st.items():
+        per = (v or {}).get('per') or {}
+        if not (isinstance(per, dict) and all(isinstance(by, dict) and all(isinstance(o, dict) for o in by.values()) for by in per.values())):
+            raise ValueError(f"{p}: stages.{k}.per must map a parameter to its values and each value to the parameters it sets, "
+                             f"e.g. `per: {{arch: {{lstm: {{epochs: 8}}}}}}`")
     base = cfg.pop('extends', None)
     if base:
         sib = p.parent/(str(base) if str(base).endswith(('.yaml', '.yml')) else f'{base}.yaml')  # a YAML path or a sibling ...
         parent = load_profile(sib if sib.is_file() else base)                                     # ... else a name in params/
         stages = {**parent.get('stages', {})}
-        for k, v in (cfg.get('stages') or {}).items(): stages[k] = {**stages.get(k, {}), **(v or {})}
+        for k, v in (cfg.get('stages') or {}).items():
+            stages[k] = {**stages.get(k, {}), **(v or {})}
+            if v and 'per' not in v and stages[k].get('per'):   # what this profile sets beats the `per` values it inherits
+                stages[k]['per'] = {n: {x: {q: y for q, y in o.items() if q not in v} for x, o in by.items()}
+                                    for n, by in stages[k]['per'].items()}
         cfg = {**parent, **cfg, 'stages': stages}
     cfg.setdefault('stages', {}); cfg.setdefault('suite', 'bp')
     if cfg['suite'] not in SUITES: raise ValueError(f"{p}: suite {cfg['suite']!r} is not one of {', '.join(SUITES)}")
@@ -88,13 +97,22 @@ def load_profile(profile:str|Path='quick', # a profile name in `params/` or a pa
 def stage_params(cfg:dict, # a loaded profile
                  stage:str, # stage notebook stem, e.g. '21_train'
                  declared:set|None=None, # parameters the stage declares; None keeps all
+                 explicit:dict|None=None, # values set for this run (a grid's, the command line's): they win over `per`
                 ) -> dict:
-    "The parameters one stage gets from a profile: top-level keys overridden by `stages[stage]`."
+    "The parameters one stage gets from a profile: top-level keys, overridden by `stages[stage]`, then by its `per` values."
     skip = {'name', 'path', 'stages', 'description', 'synth', 'chapters', 'suite'}  # run-level keys, not stage parameters
+    sc = cfg.get('stages', {}).get(stage) or {}
     out = {k: v for k, v in cfg.items() if k not in skip}
-    out.update({k: v for k, v in (cfg.get('stages', {}).get(stage, {}) or {}).items() if k != 'grid'})  # a grid is the runner's
+    out.update({k: v for k, v in sc.items() if k not in ('grid', 'per')})  # a grid is the runner's
+    out.update(explicit or {})
+    for name, by in (sc.get('per') or {}).items():   # e.g. per: {arch: {lstm: {epochs: 8}}}: more epochs where arch is lstm
+        if declared is not None and (bad := sorted(({name} | {q for o in by.values() for q in o}) - set(declared))):
+            raise ValueError(f"profile {cfg.get('name')}: stages.{stage}.per names {', '.join(bad)}, which {stage} does not declare")
+        o = next((o for x, o in by.items() if x == out.get(name)), {})
+        out.update({q: y for q, y in o.items() if q not in (explicit or {})})
     if declared is not None: out = {k: v for k, v in out.items() if k in declared}
     return out
+
 
 # %% ../nbs/00_config.ipynb #c4c760d8
 def set_seed(seed:int=42, # the run's seed

@@ -218,7 +218,8 @@ def run_paper(profile:str='quick', # run profile name or YAML path
         g = (cfg['stages'].get(nb.stem) or {}).get('grid')
         if g is not None and (not isinstance(g, dict) or not all(isinstance(v, list) for v in g.values())):
             raise ValueError(f"profile {cfg['name']}: stages.{nb.stem}.grid must map parameter names to lists of values")
-        for combo in grid(g) if g else [{}]: check_parameters(nb, {**p, **combo}, decl)   # before any stage runs
+        for combo in grid(g) if g else [{}]:                          # before any stage runs
+            check_parameters(nb, {**p, **stage_params(cfg, nb.stem, declared, combo)}, decl)
         plan.append((nb, p, g))
     used = set().union(*(set(p) | set(g or {}) for _, p, g in plan)); unused = set(stage_params(cfg, '')) - used
     if unused: print(f"note: profile {cfg['name']} sets {', '.join(sorted(unused))}, which no stage declares")
@@ -236,7 +237,8 @@ def run_paper(profile:str='quick', # run profile name or YAML path
         try:
             with console_relay(run_dir, show=progress):
                 for nb, p, g in tqdm(plan, desc='stages', unit='stage', disable=not progress):
-                    prev, h = state.get(nb.stem, {}), run_hash(nb, p if g is None else {**p, 'grid': g})
+                    per = (cfg['stages'].get(nb.stem) or {}).get('per') if g else None   # a grid's runs take their `per` values
+                    prev, h = state.get(nb.stem, {}), run_hash(nb, p if g is None else {**p, 'grid': g, **({'per': per} if per else {})})
                     if resume and not rerun and prev.get('status') == 'done' and prev.get('hash') == h:
                         tqdm.write(f"  {nb.stem}: done before with the same parameters, skipped"); continue
                     rerun = True
@@ -329,7 +331,7 @@ def run_batch(notebook:Path|str, # the notebook to run
     bad = [k for k in {**(fixed or {}), **params} if k not in declared]
     if bad: raise ValueError(f"{nb.name} declares no parameter {', '.join(bad)}; it declares: {', '.join(sorted(declared))}")
     cfg = load_profile(profile)
-    for combo in grid(params): check_parameters(nb, {**stage_params(cfg, nb.stem, declared), **(fixed or {}), **combo}, decl)
+    for combo in grid(params): check_parameters(nb, stage_params(cfg, nb.stem, declared, {**(fixed or {}), **combo}), decl)
     data = run_data(data, cfg, progress)
     out = Path(out) if out else project_root()/'runs'/f"{new_run_id(cfg['name'])}-batch-{nb.stem}"
     with exclusive(out, 'bpnb batch'):                                # a second batch into this folder refuses
@@ -342,9 +344,8 @@ def run_batch(notebook:Path|str, # the notebook to run
         with console_relay(out, show=progress):
             for combo in tqdm(combos, desc=f'batch {nb.stem}', unit='run', disable=not progress):
                 name = _slug(combo); rd = out/name
-                p = stage_params(cfg, nb.stem, declared)
+                p = stage_params(cfg, nb.stem, declared, {**(fixed or {}), **combo})   # the profile's `per` values apply by combination
                 p.update({k: v for k, v in dict(profile=_profile_ref(cfg), data=str(data), run_dir=str(rd)).items() if k in declared})
-                p.update({**(fixed or {}), **combo})
                 prev = _state(out).get(name, {})
                 if resume and prev.get('status') == 'done' and prev.get('hash') == run_hash(nb, p):
                     results.append(dict(prev, run=name, skipped=True)); continue

@@ -121,9 +121,9 @@ def run_id_of(run_dir:Path|str) -> str:
 def stage_of(run_dir:Path|str, # a run folder
              default:str|None=None, # the answer for a run that is not inside another
             ) -> str|None:
-    "The stage of the outer run that `run_dir` belongs to: the first folder below the outer run (`21_train`), else `default`."
+    "The stage of the paper run that `run_dir` belongs to: the first folder below it (`21_train`), else `default` (alone, or in a batch)."
     c = _chain(run_dir)
-    return c[-2].name if len(c) > 1 else default
+    return c[-2].name if len(c) > 1 and run_info(c[-1])['kind'] != 'batch' else default
 
 # %% ../nbs/02_runs.ipynb #44e51c55
 def dataset_dir(run_dir:Path|str, # a run folder (or a sub-run)

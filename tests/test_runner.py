@@ -100,12 +100,13 @@ def test_help_texts():
 
 def test_grid_stage_in_paper(tiny, tmp_path, profile):
     run, figs = tmp_path/'run', tmp_path/'figs'
-    grid = profile('stages:\n  01_first: {grid: {n: [3, 4]}}\n  02_second: {grid: {fail: [false, true]}}\n', 'grid')
+    grid = profile('stages:\n  01_first: {grid: {n: [3, 4]}}\n  02_second: {grid: {fail: [false, true]}, per: {fail: {false: {scale: 5.0}}}}\n', 'grid')
     r = bpnb('paper', '--nbs', tiny, '--out', run, '--figures', figs, '--profile', grid, '--data', tmp_path, '--quiet', check=1)
     assert 'stage 02_second [fail=True] (1 of 2 runs failed) failed in cell' in r.stderr
     assert 'ValueError: asked to fail' in r.stderr
     assert json.loads((run/'01_first'/'n=4'/'first.json').read_text())['n'] == 4
-    assert (run/'02_second'/'fail=False'/'second.json').is_file() and not (run/'third.json').exists()
+    assert not (run/'third.json').exists()
+    assert json.loads((run/'02_second'/'fail=False'/'second.json').read_text()) == {'scale': 5.0}   # the `per` value of its combination
     assert (figs/'01_first__n=3__red_square.png').is_file() and (figs/'01_first__n=4__red_square.png').is_file()
     s = state(run)
     assert s['01_first']['status'] == 'done' and s['02_second']['status'] == 'failed'
