@@ -113,7 +113,6 @@ def stage_params(cfg:dict, # a loaded profile
     if declared is not None: out = {k: v for k, v in out.items() if k in declared}
     return out
 
-
 # %% ../nbs/00_config.ipynb #c4c760d8
 def set_seed(seed:int=42, # the run's seed
              deterministic:bool=True, # ask TensorFlow for deterministic kernels

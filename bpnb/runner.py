@@ -344,8 +344,10 @@ def run_batch(notebook:Path|str, # the notebook to run
         with console_relay(out, show=progress):
             for combo in tqdm(combos, desc=f'batch {nb.stem}', unit='run', disable=not progress):
                 name = _slug(combo); rd = out/name
-                p = stage_params(cfg, nb.stem, declared, {**(fixed or {}), **combo})   # the profile's `per` values apply by combination
+                ex = {**(fixed or {}), **combo}
+                p = stage_params(cfg, nb.stem, declared, ex)   # the profile's `per` values apply by combination
                 p.update({k: v for k, v in dict(profile=_profile_ref(cfg), data=str(data), run_dir=str(rd)).items() if k in declared})
+                p.update(ex)
                 prev = _state(out).get(name, {})
                 if resume and prev.get('status') == 'done' and prev.get('hash') == run_hash(nb, p):
                     results.append(dict(prev, run=name, skipped=True)); continue
