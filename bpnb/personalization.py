@@ -125,8 +125,10 @@ def load_pretrained(path:Path|str, # a `.keras` file written by training
     return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
 
 def copy_model(model:keras.Model, # a network
+               seed:int|None=None, # seeds the copy's random layers (dropout); None: they draw from the process's random state
               ) -> keras.Model:
     "A fresh copy of `model`: same architecture and weights, nothing shared."
+    if seed is not None: set_seed(seed)   # Keras seeds each new Dropout from Python's `random`: else the copy's masks depend on what ran before
     twin = keras.models.clone_model(model)
     twin.set_weights(model.get_weights())
     return twin
@@ -223,7 +225,7 @@ def personalize_subject(model:keras.Model, # the pretrained network (not changed
     "Personalize a copy of `model` on one subject (paper Sec. 3.5): its test predictions before and after, the fine-tuning record, the split."
     sp = personalization_split(len(x), pick, protocol=protocol, seed=seed)
     tr, va, te = sp['train'], sp['val'], sp['test']
-    net = copy_model(model)
+    net = copy_model(model, seed)
     pre, pre_tr = predict_bp(net, x[te]), predict_bp(net, x[tr])
     err = (np.asarray(y[tr], float) - pre_tr).mean(0)                             # the pretrained network's mean error on them
     ft = fine_tune(net, x[tr], y[tr], x[va], y[va], seed=seed, shift=err if protocol == 'fixed' else None, **kw)

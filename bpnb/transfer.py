@@ -91,7 +91,7 @@ def rppg_transfer(model:keras.Model, # the PPG-pretrained network (not changed: 
     frames, log = [], []
     for i, fd in enumerate(folds):
         tr, va, te = fd['train'], fd['val'], fd['test']
-        net = copy_model(model)
+        net = copy_model(model, seed)
         shift = (y[tr] - pre[tr]).mean(0) if protocol == 'fixed' else None   # start from the one-point calibration
         ft = fine_tune(net, x[tr], y[tr], x[va], y[va], k=k, seed=seed, shift=shift, **kw)
         if set(ft.changed) - set(ft.trainable): raise RuntimeError(f"fold {i}: frozen layers changed: {sorted(set(ft.changed) - set(ft.trainable))}")
