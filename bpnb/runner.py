@@ -14,9 +14,9 @@ from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, st
 
 # %% auto #0
 __all__ = ['STAGE_RE', 'CHAPTERS', 'parameters_cell', 'declared_parameters', 'check_parameters', 'discover_stages', 'CleanLog',
-           'StageFailed', 'run_hash', 'console_relay', 'execute', 'collect_outputs', 'run_paper', 'parse_value', 'grid',
-           'headline_metrics', 'plot_batch', 'run_batch', 'execute_chapter', 'chapter_paths', 'run_chapters',
-           'run_order', 'build_report']
+           'StageFailed', 'run_hash', 'console_relay', 'native_log_kernels', 'execute', 'collect_outputs', 'run_paper',
+           'parse_value', 'grid', 'headline_metrics', 'plot_batch', 'run_batch', 'execute_chapter', 'chapter_paths',
+           'run_chapters', 'run_order', 'build_report']
 
 # %% ../nbs/03_runner.ipynb #da423486
 STAGE_RE = re.compile(r'^\d+[a-z]?_[\w-]+\.ipynb$')
@@ -132,6 +132,13 @@ def console_relay(run_dir:Path, # the run whose `logs/console.log` collects the 
     finally:
         os.environ.pop(CONSOLE_ENV, None); stop.set(); th.join()
 
+def native_log_kernels(f) -> type:
+    "A kernel manager class whose kernels write their process-level stderr to the open binary file `f`."
+    from jupyter_client.manager import AsyncKernelManager
+    class NativeLogKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw): return await super().start_kernel(**{'stderr': f, **kw})
+    return NativeLogKernelManager
+
 def execute(nb_path:Path|str, # notebook to run
             run_dir:Path|str, # folder for the executed copy, log and state
             params:dict, # parameters to inject
@@ -144,28 +151,30 @@ def execute(nb_path:Path|str, # notebook to run
     nb_path, run_dir = Path(nb_path).resolve(), Path(run_dir).resolve()
     name = name or nb_path.stem
     (run_dir/'logs').mkdir(parents=True, exist_ok=True)
-    out, log = run_dir/f'{nb_path.stem}.ipynb', run_dir/'logs'/f'{nb_path.stem}.log'
+    out, log, native = (run_dir/f'{nb_path.stem}.ipynb', run_dir/'logs'/f'{nb_path.stem}.log', run_dir/'logs'/f'{nb_path.stem}.native.log')
     rec = dict(notebook=str(nb_path), params=params, hash=run_hash(nb_path, params), status='running',
                started=now_iso(), output=str(out), log=str(log))
     state = _state(run_dir); state[name] = rec; _save_state(run_dir, state)
     # the kernel must be this environment's Python, whatever is first on PATH; TensorFlow's C++ log lines
-    # (CUDA probing, CPU features) would go straight to the console: Python errors still surface
+    # (CUDA probing, CPU features) would go straight to the console: Python errors still surface. What the kernel
+    # process itself writes to stderr (absl and XLA lines, a native crash) goes to logs/<stage>.native.log
     os.environ['PATH'] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get('PATH', '')
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
     t0 = time.time()
-    with open(log, 'w') as raw, console_relay(run_dir, show=progress):
+    with open(log, 'w') as raw, open(native, 'wb') as nf, console_relay(run_dir, show=progress):
         lf = CleanLog(raw)
         try:
             pm.execute_notebook(str(nb_path), str(out), parameters=params, kernel_name='python3', cwd=str(nb_path.parent),
                                 progress_bar=dict(desc=f'  {name}', unit='cell', leave=False) if progress else False,
-                                stdout_file=lf, stderr_file=lf, extra_arguments=['--IPKernelApp.log_level=CRITICAL'])   # its shutdown logs 'KeyboardInterrupt caught' as an ERROR
+                                stdout_file=lf, stderr_file=lf, extra_arguments=['--IPKernelApp.log_level=CRITICAL'],
+                                kernel_manager_class=native_log_kernels(nf))   # its shutdown logs 'KeyboardInterrupt caught' as an ERROR
             rec['status'] = 'done'
         except PapermillExecutionError as e:
             rec.update(status='failed', error=f'{e.ename}: {e.evalue}', cell=e.cell_index, source=e.source)
             err = StageFailed(name, e.cell_index, e.source, e.ename, e.evalue, out, log)
         except Exception as e:  # kernel died, bad notebook, ...
             rec.update(status='failed', error=f'{type(e).__name__}: {e}')
-            err = StageFailed(name, None, '', type(e).__name__, str(e), out, log)
+            err = StageFailed(name, None, '', type(e).__name__, f'{e} (the kernel process wrote to {native})', out, log)
         finally:
             lf.close()
             rec.update(ended=now_iso(), seconds=round(time.time() - t0, 2))

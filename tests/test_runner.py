@@ -11,7 +11,9 @@ def state(run):
 
 def test_parameters_are_injected_and_checked(tiny, tmp_path, profile):
     run, prof = tmp_path/'run', profile('seed: 1\nn: 5\n')
-    bpnb('paper', '--nbs', tiny, '--out', run, '--figures', tmp_path/'figs', '--profile', prof, '--data', tmp_path, '--quiet', check=0)
+    r = bpnb('paper', '--nbs', tiny, '--out', run, '--figures', tmp_path/'figs', '--profile', prof, '--data', tmp_path, '--quiet', check=0)
+    # what the kernel process writes to stderr below Python (TensorFlow's C++ logs) goes to the stage's native log, not the console
+    assert 'native stderr line' not in r.stdout + r.stderr and 'native stderr line' in (run/'logs'/'01_first.native.log').read_text()
     # a profile outside params/ reaches the stages as its path, so that a stage can load it again
     assert json.loads((run/'first.json').read_text()) == {'n': 5, 'profile': str(prof)}
     assert json.loads((run/'third.json').read_text()) == {'n_seen': 5}          # later stages see earlier outputs
