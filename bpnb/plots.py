@@ -212,13 +212,16 @@ def _ba_title(df, t, b, ci, n_boot, ci_bars, head=''):
 def _ba_figure(cells, ncols, marginal, ci_bars, gridsize, ci, n_boot, title, source, share_row=False):
     "Bland-Altman panels in a grid: `cells` is a list of (df, target, stats, xlim, ylim, vmax, head); `share_row`: one histogram scale per row."
     nrows = -(-len(cells)//ncols)
-    fig = plt.figure(figsize=(ncols*(6.4 if marginal else 5.4), nrows*4.4 + .5), layout='constrained')
-    gs = fig.add_gridspec(nrows, ncols*(2 if marginal else 1), width_ratios=[5, 1]*ncols if marginal else None)
+    # per panel: the plot, its histogram, and an empty column that, with the next panel's y label, holds the line labels
+    # (the layout engine does not make room for them)
+    ratios = [5, 1, 1.4] if marginal else [5, 1.4]; per = len(ratios)
+    fig = plt.figure(figsize=(ncols*(7.2 if marginal else 6.2), nrows*4.4 + .5), layout='constrained')
+    gs = fig.add_gridspec(nrows, ncols*per, width_ratios=ratios*ncols)
     row_m = None                                   # the first panel's histogram axis of the current row
     for k, (df, t, b, xlim, ylim, vmax, head) in enumerate(cells):
         r, c = divmod(k, ncols)
-        ax = fig.add_subplot(gs[r, 2*c if marginal else c])
-        axm = fig.add_subplot(gs[r, 2*c + 1], sharey=ax, sharex=row_m if share_row and c else None) if marginal else None
+        ax = fig.add_subplot(gs[r, per*c])
+        axm = fig.add_subplot(gs[r, per*c + 1], sharey=ax, sharex=row_m if share_row and c else None) if marginal else None
         if c == 0: row_m = axm
         _ba_panel(ax, axm, df, t, b, xlim, ylim, gridsize, vmax, ci_bars, _ba_title(df, t, b, ci, n_boot, ci_bars, head))
     _suptitle(fig, title, source)
