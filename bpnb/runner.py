@@ -166,8 +166,8 @@ def execute(nb_path:Path|str, # notebook to run
         try:
             pm.execute_notebook(str(nb_path), str(out), parameters=params, kernel_name='python3', cwd=str(nb_path.parent),
                                 progress_bar=dict(desc=f'  {name}', unit='cell', leave=False) if progress else False,
-                                stdout_file=lf, stderr_file=lf, extra_arguments=['--IPKernelApp.log_level=CRITICAL'],
-                                kernel_manager_class=native_log_kernels(nf))   # its shutdown logs 'KeyboardInterrupt caught' as an ERROR
+                                stdout_file=lf, stderr_file=lf, kernel_manager_class=native_log_kernels(nf),
+                                extra_arguments=['--IPKernelApp.log_level=CRITICAL'])   # its shutdown logs 'KeyboardInterrupt caught' as an ERROR
             rec['status'] = 'done'
         except PapermillExecutionError as e:
             rec.update(status='failed', error=f'{e.ename}: {e.evalue}', cell=e.cell_index, source=e.source)
