@@ -47,7 +47,7 @@ sync-check: $(STAMP)
 	BIN=$(BIN) bash .ci/sync-check
 
 test: $(STAMP) chromium sync-check
-	$(BIN)/nbdev_test --n_workers 2 --timing
+	BIN=$(BIN) bash .ci/nbtest   # nbdev_test on every notebook, each in a process of its own, two at a time
 	$(BIN)/python -m pytest tests/ -q -n 2 --dist loadfile --durations=15   # two workers, one file each at a time; the 15 slowest tests: make test must stay under 30 min
 
 clean-runs:
