@@ -14,7 +14,7 @@ Keras' initialisation (forget-gate bias 1) and with the chrono initialisation of
 neural networks warp time?", ICLR 2018: forget-gate bias log U(1, T-1), input-gate bias its negative), which gives
 the gates memories of up to T steps.
 
-Run from the project root (nothing is downloaded; about a minute on 2 cores):
+Run from the project root (nothing is downloaded; about 2 minutes on 2 cores):
 
     .venv/bin/python benchmarks/lstm_probe.py [--subjects 200] [--windows 800]
 
@@ -30,23 +30,19 @@ import keras, h5py
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model_card import save_results
-from training_throughput import environment
+from training_throughput import dataset, environment
 from bpnb.models import build_model
-from bpnb.mimicb import load_split
 
 RESULTS = Path(__file__).resolve().parent/'results'
 
 
 def data(tmp: Path, subjects: int, minutes: float, n: int, seed: int = 0):
     "Windows of a SYNTHETIC cohort on a subject split: (x_train, y_train, x_test, y_test), at most `n` training windows."
-    from bpnb.synthetic import write_cohort
-    from bpnb.mimicb import make_dataset
-    d = make_dataset(write_cohort(tmp/'cohort', subjects=subjects, minutes=minutes, seed=42, progress=False), tmp/'ds',
-                     min_windows=20, split_mode='subject', progress=False)
-    sp, rng = load_split(d['split']), np.random.default_rng(seed)
-    pick = lambda part, k: np.sort(rng.choice(np.unique(sp[part]), min(k, len(np.unique(sp[part]))), replace=False))
+    h5, sp = dataset(tmp, subjects, minutes, split_mode='subject')
+    rng = np.random.default_rng(seed)
+    def pick(part, k): idx = np.unique(sp[part]); return np.sort(rng.choice(idx, min(k, len(idx)), replace=False))
     tr, te = pick('train', n), pick('test', n//2)
-    with h5py.File(d['h5'], 'r') as f:
+    with h5py.File(h5, 'r') as f:
         return f['ppg'][tr][..., None], f['label'][tr], f['ppg'][te][..., None], f['label'][te]
 
 

@@ -48,12 +48,12 @@ class StepTimer(keras.callbacks.Callback):
         t = time.perf_counter(); self.times.append(t - self.t); self.t = t
 
 
-def dataset(tmp: Path, subjects: int, minutes: float):
+def dataset(tmp: Path, subjects: int, minutes: float, split_mode: str = 'sample'):
     "A SYNTHETIC dataset (HDF5 + split) made with the project's own data pipeline."
     from bpnb.synthetic import write_cohort
     from bpnb.mimicb import make_dataset
     cohort = write_cohort(tmp/'cohort', subjects=subjects, minutes=minutes, seed=42, progress=False)
-    d = make_dataset(cohort, tmp/'ds', min_windows=20, split_mode='sample', progress=False)
+    d = make_dataset(cohort, tmp/'ds', min_windows=20, split_mode=split_mode, progress=False)
     return d['h5'], load_split(d['split'])
 
 

@@ -272,16 +272,16 @@ def subjects_to_personalize(h5:Path|str, # the dataset the network was trained o
     "Subject indices of the test subjects to personalize: the saved list if there is one (it must hold as many), else `n` drawn from the test split."
     with h5py.File(h5, 'r') as f: sidx = f['subject_idx'][:, 0]
     codes = np.unique(sidx[load_split(split_dir)['test']]).tolist()
+    m = min(n, len(codes))
     if list_file is not None and Path(list_file).is_file():
         chosen = load_subject_list(list_file)
         bad = [c for c in chosen if c not in set(codes)]
         if bad: raise ValueError(f"subjects_to_personalize: {list_file} lists subject indices {bad} that are not test subjects of {h5}")
-        if len(chosen) != min(n, len(codes)):    # a list saved for another number of subjects is not what was asked for
-            raise ValueError(f"subjects_to_personalize: {list_file} lists {len(chosen)} subjects, {min(n, len(codes))} asked for: "
-                             f"ask for {len(chosen)}, or delete the file to draw {min(n, len(codes))} anew")
+        if len(chosen) != m:    # a list saved for another number of subjects is not what was asked for
+            raise ValueError(f"subjects_to_personalize: {list_file} lists {len(chosen)} subjects, {m} asked for: "
+                             f"ask for {len(chosen)}, or delete the file to draw {m} anew")
         print(f"subjects from {list_file} (reused)")
         return chosen
-    m = min(n, len(codes))
     if m < n: print(f"!! {n} subjects asked for, but the test split has only {len(codes)}: personalizing all {m}")
     chosen = choose_subjects(codes, m, seed)
     if list_file is not None: save_subject_list(list_file, chosen)
