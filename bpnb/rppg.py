@@ -12,12 +12,13 @@ from scipy import signal as sps
 from scipy.interpolate import make_interp_spline
 import bpnb
 from .config import atomic_path, FS, WIN_S
-from .signals import bandpass, zscore, record_windows, window_snr_db
+from .signals import bandpass, zscore, record_windows
 from .synthetic import draw_subject, synth_record
 
 # %% auto #0
 __all__ = ['PBV', 'read_rppg_h5', 'write_rppg_h5', 'pos', 'synth_rgb', 'spectral_hr', 'band_power_ratio', 'video_rgb',
-           'rppg_from_rgb', 'rppg_from_video', 'camera_params', 'synth_rppg_record', 'write_rppg_cohort']
+           'rppg_from_rgb', 'rppg_from_video', 'camera_params', 'face_params', 'face_pulse', 'synth_rppg_record',
+           'write_rppg_cohort']
 
 # %% ../nbs/41_rppg.ipynb #8c184768
 def _vector(d, name, path):
@@ -230,20 +231,42 @@ def camera_params(rng:np.random.Generator, # the subject's generator
     u = lambda lo, hi: float(rng.uniform(lo, hi))
     return dict(skin=(u(0.55, 0.85), u(0.38, 0.6), u(0.28, 0.5)), pulse_amp=u(0.002, 0.006),
                 drift=u(0.005, 0.02), flicker=u(0.01, 0.04), flicker_hz=u(0.2, 2.), steps=int(rng.integers(0, 3)),
-                motion=0.05, motion_amp=u(0.005, 0.02), noise=u(0.0005, 0.002))
+                motion=0.05, motion_amp=u(0.005, 0.02), noise=u(0.0001, 0.0005))
+
+def face_params(rng:np.random.Generator, # the subject's generator
+               ) -> dict:
+    "Draw how a subject's facial skin pulse differs from the finger PPG: the skin's low-pass time constant `tau` (s) and the BCG share `bcg`."
+    return dict(tau=float(rng.uniform(0.06, 0.14)), bcg=float(rng.uniform(0.2, 0.5)))
+
+def face_pulse(ppg:np.ndarray, # finger (contact) PPG
+               fs:float, # its sampling rate, Hz
+               tau:float, # time constant of the skin's first-order low-pass, s (0: none)
+               bcg:float, # share of the ballistocardiographic component, 0-1 (0: none)
+              ) -> np.ndarray:
+    "SYNTHETIC blood-volume pulse of facial skin (zero mean, unit SD): the PPG low-passed by the skin, mixed with its derivative (head motion)."
+    x = np.asarray(ppg, float) - np.mean(ppg)
+    if tau > 0:
+        a = np.exp(-1/(tau*fs))
+        x = sps.lfilter([1 - a], [1, -a], x, zi=[a*x[0]])[0]               # starts in steady state
+    x = x/(x.std() or 1.)
+    if bcg > 0:
+        d = np.gradient(x); x = (1 - bcg)*x + bcg*d/(d.std() or 1.)
+    return x
 
 def synth_rppg_record(rng:np.random.Generator, # the subject's generator
                       minutes:float=3., # record length, min
                       fs:float=FS, # sampling rate of the PPG, ABP and output rPPG, Hz
                       fps:float=30., # camera frame rate, Hz
+                      face:bool=True, # the camera films the facial pulse (`face_pulse`); False: the finger PPG itself
                      ) -> dict:
     "One SYNTHETIC subject filmed by a simulated camera: clean `ppg`, `abp`, raw POS `rppg` (all at `fs`), the `rgb` frames and the parameters."
     sp = draw_subject(rng, no_abp=0.)
     rec = synth_record(rng, sp, minutes, fs, artefacts=dict(motion=0., flat=0., gap=0., clip=0.))
     cam = camera_params(rng)
+    cam['face'] = face_params(rng) if face else dict(tau=0., bcg=0.)
     n = len(rec['ppg']); T = int(np.floor((n - 1)/fs*fps)) + 1
     k = max(1, int(round(fs/fps)))
-    seen = np.convolve(rec['ppg'], np.ones(k)/k, mode='same')              # exposure of 1/fps
+    seen = np.convolve(face_pulse(rec['ppg'], fs, **cam['face']), np.ones(k)/k, mode='same')   # exposure of 1/fps
     tf = np.arange(T)/fps
     pulse = np.interp(tf, np.arange(n)/fs, seen)
     light = 1 + _ou(rng, T, fps, 20., cam['drift'])
@@ -267,22 +290,23 @@ def write_rppg_cohort(path:Path|str, # the HDF5 file to write
                       seed:int=42, # master seed
                       fps:float=30., # camera frame rate, Hz
                       fs:float=FS, # output sampling rate, Hz
+                      face:bool=True, # the camera films the facial pulse (`face_pulse`); False: the finger PPG itself
                      ) -> Path:
     "Write a SYNTHETIC rPPG cohort in the paper's rPPG HDF5 layout (7-s windows at `fs`, labels from the synthetic ABP)."
     if subjects < 1: raise ValueError(f"write_rppg_cohort: subjects must be at least 1, got {subjects}")
-    xs, refs, ys, ss, snr = [], [], [], [], []
+    xs, refs, ys, ss = [], [], [], []
     for k in range(subjects):
-        r = synth_rppg_record(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,))), minutes, fs, fps)
+        r = synth_rppg_record(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,))), minutes, fs, fps, face)
         ws = record_windows(r['ppg'], r['abp'], fs, name=f'synthetic rPPG subject {k}')
         if not len(ws): continue
         raw = np.lib.stride_tricks.sliding_window_view(r['rppg'], ws.ppg.shape[1])[ws.start]
         xs.append(zscore(bandpass(raw, fs))); refs.append(ws.ppg); ys.append(ws.label); ss.append(np.full(len(ws), k))
-        snr.append((window_snr_db(raw, fs), window_snr_db(np.lib.stride_tricks.sliding_window_view(r['ppg'], raw.shape[1])[ws.start], fs)))
     if not xs: raise ValueError(f"write_rppg_cohort: no valid windows in {subjects} subjects x {minutes} min")
+    x, ref = np.concatenate(xs), np.concatenate(refs)
+    rho = np.einsum('ij,ij->i', zscore(x), zscore(ref))/x.shape[1]          # per-window correlation with the clean PPG
     meta = dict(synthetic=True, seed=int(seed), subjects=int(subjects), minutes=float(minutes), fps=float(fps), fs=float(fs),
-                generator=f"bpnb.rppg {bpnb.__version__}", median_rppg_snr_db=round(float(np.median(np.concatenate([a for a, _ in snr]))), 2),
-                median_clean_ppg_snr_db=round(float(np.median(np.concatenate([b for _, b in snr]))), 2),
+                face=bool(face), generator=f"bpnb.rppg {bpnb.__version__}", median_corr_clean_ppg=round(float(np.median(rho)), 3),
                 windows="record_windows on the clean synthetic PPG + ABP; the POS rPPG cut at the same starts, band-passed 0.5-8 Hz, z-scored")
-    return write_rppg_h5(path, np.concatenate(xs), np.concatenate(ys), np.concatenate(ss),
-                         source="SYNTHETIC rPPG cohort: bpnb.synthetic PPG filmed by a simulated camera, POS; no real subject",
-                         extra=dict(ppg_reference=np.concatenate(refs)), attrs=meta)
+    return write_rppg_h5(path, x, np.concatenate(ys), np.concatenate(ss),
+                         source=f"SYNTHETIC rPPG cohort: bpnb.synthetic {'facial pulse' if face else 'PPG'} filmed by a simulated camera, POS; no real subject",
+                         extra=dict(ppg_reference=ref), attrs=meta)
