@@ -14,9 +14,9 @@ from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, st
 
 # %% auto #0
 __all__ = ['STAGE_RE', 'CHAPTERS', 'parameters_cell', 'declared_parameters', 'check_parameters', 'discover_stages', 'CleanLog',
-           'StageFailed', 'run_hash', 'console_relay', 'native_log_kernels', 'execute', 'collect_outputs', 'run_paper',
-           'parse_value', 'grid', 'headline_metrics', 'plot_batch', 'run_batch', 'execute_chapter', 'chapter_paths',
-           'run_chapters', 'run_order', 'build_report']
+           'StageFailed', 'run_hash', 'console_relay', 'children_peak_rss_gb', 'native_log_kernels', 'execute',
+           'collect_outputs', 'run_paper', 'parse_value', 'grid', 'headline_metrics', 'plot_batch', 'run_batch',
+           'execute_chapter', 'chapter_paths', 'run_chapters', 'run_order', 'build_report']
 
 # %% ../nbs/03_runner.ipynb #da423486
 STAGE_RE = re.compile(r'^\d+[a-z]?_[\w-]+\.ipynb$')
@@ -132,6 +132,12 @@ def console_relay(run_dir:Path, # the run whose `logs/console.log` collects the 
     finally:
         os.environ.pop(CONSOLE_ENV, None); stop.set(); th.join()
 
+def children_peak_rss_gb() -> float:
+    "The most resident memory (GB) any ended child process of this one held (`ru_maxrss` of RUSAGE_CHILDREN): after a stage, a value that rose is that stage's kernel's peak."
+    import resource
+    kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/(1024 if sys.platform == 'darwin' else 1)   # bytes on macOS, kB on Linux
+    return round(kb/2**20, 2)
+
 def native_log_kernels(f) -> type:
     "A kernel manager class whose kernels write their process-level stderr to the open binary file `f`."
     from jupyter_client.manager import AsyncKernelManager
@@ -177,7 +183,7 @@ def execute(nb_path:Path|str, # notebook to run
             err = StageFailed(name, None, '', type(e).__name__, f'{e} (the kernel process wrote to {native})', out, log)
         finally:
             lf.close()
-            rec.update(ended=now_iso(), seconds=round(time.time() - t0, 2))
+            rec.update(ended=now_iso(), seconds=round(time.time() - t0, 2), peak_rss_gb=children_peak_rss_gb())
             state = _state(run_dir); state[name] = rec; _save_state(run_dir, state)
     if rec['status'] == 'failed': raise err
     return rec
@@ -524,8 +530,8 @@ def build_report(run_dir:Path|str, # a run folder written by `run_paper` or `run
         st, nb = s['state'], s['notebook']
         label = e(s['name']) if nb is None or nb.resolve() not in pages else f"<a href='{pages.pop(nb.resolve())}'>{e(s['name'])}</a>"
         rows.append(f"<tr class='{'sub' if s['depth'] else ''}'><td>{label}</td><td class='{st.get('status', '')}'>{st.get('status', '?')}</td>"
-                    f"<td class='right'>{st.get('seconds', '')}</td><td>{e(st.get('error', ''))}</td></tr>")
-    rows += [f"<tr><td><a href='{p}'>{e(p[:-5])}</a></td><td>?</td><td></td><td></td></tr>" for p in pages.values()]  # not in stages.json
+                    f"<td class='right'>{st.get('seconds', '')}</td><td class='right'>{st.get('peak_rss_gb', '')}</td><td>{e(st.get('error', ''))}</td></tr>")
+    rows += [f"<tr><td><a href='{p}'>{e(p[:-5])}</a></td><td>?</td><td></td><td></td><td></td></tr>" for p in pages.values()]  # not in stages.json
     parts, nav = [], []
     if (run_dir/'batch.csv').is_file():
         parts.append("<h2 id='s-batch'>Comparison across the grid</h2><p>One row per run (<code>batch.csv</code>): its parameters, "
@@ -563,6 +569,6 @@ def build_report(run_dir:Path|str, # a run folder written by `run_paper` or `run
 commit {g.get('commit') or 'unknown'}{' (dirty tree)' if g.get('dirty') else ''} · started {man.get('started')} · ended {man.get('ended')} · status <b>{man.get('status')}</b></p>
 <nav>{''.join(nav)}<a href='#s-notebooks'>notebooks</a></nav>
 {''.join(parts) or '<p>No tables or figures.</p>'}
-<h2 id='s-notebooks'>Notebooks, in the order they ran</h2><table><tr><th>notebook</th><th>status</th><th>seconds</th><th>error</th></tr>{''.join(rows)}</table>
+<h2 id='s-notebooks'>Notebooks, in the order they ran</h2><table><tr><th>notebook</th><th>status</th><th>seconds</th><th title='the most memory any stage had taken when this one ended: a value that rises is this stage&#39;s peak'>peak memory so far (GB)</th><th>error</th></tr>{''.join(rows)}</table>
 </main></body></html>"""
     return atomic_write_text(rep/'index.html', page)
