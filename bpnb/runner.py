@@ -397,7 +397,8 @@ def _grid_stage(nb, g, cfg, data, run_dir, h, resume, progress) -> dict:
     res = run_batch(nb, g, cfg['path'], data, stage_dir(run_dir, nb.stem), resume=resume, progress=progress)
     bad = [r for r in res if r.get('status') != 'done']
     rec = dict(notebook=str(nb), grid=g, hash=h, status='failed' if bad else 'done', started=started, ended=now_iso(),
-               seconds=round(time.time() - t0, 2), runs=[r['run'] for r in res], output=str(stage_dir(run_dir, nb.stem)))
+               seconds=round(time.time() - t0, 2), runs=[r['run'] for r in res], output=str(stage_dir(run_dir, nb.stem)),
+               peak_rss_gb=children_peak_rss_gb())
     if bad: rec['error'] = f"{len(bad)} of {len(res)} runs failed: " + '; '.join(f"{r['run']}: {r.get('error')}" for r in bad)
     st = _state(run_dir); st[nb.stem] = rec; _save_state(run_dir, st)
     if bad:
@@ -461,7 +462,7 @@ def run_chapters(run_dir:Path|str, # a run folder
         if r['status'] != 'done': tqdm.write(f"  chapter {src.stem} FAILED: {r['error']}")
     bad = [r for r in res if r['status'] != 'done']
     rec = dict(status='failed' if bad else 'done', started=started, ended=now_iso(), seconds=round(time.time() - t0, 2),
-               output=str(run_dir/CHAPTERS), chapters=res, **(dict(error='; '.join(r['error'] for r in bad)) if bad else {}))
+               peak_rss_gb=children_peak_rss_gb(), output=str(run_dir/CHAPTERS), chapters=res, **(dict(error='; '.join(r['error'] for r in bad)) if bad else {}))
     st = _state(run_dir); st[CHAPTERS] = rec; _save_state(run_dir, st)
     return rec
 

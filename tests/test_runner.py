@@ -112,6 +112,7 @@ def test_grid_stage_in_paper(tiny, tmp_path, profile):
     assert (figs/'01_first__n=3__red_square.png').is_file() and (figs/'01_first__n=4__red_square.png').is_file()
     s = state(run)
     assert s['01_first']['status'] == 'done' and s['02_second']['status'] == 'failed'
+    assert s['01_first']['peak_rss_gb'] > 0.02                               # a grid stage records the kernels' peak memory too
     html = (run/'report'/'index.html').read_text()
     assert '01_first__n=3__01_first.html' in html and 'failed' in html
     # resume with the failing value dropped (same profile name): the first stage's grid is skipped as a whole
