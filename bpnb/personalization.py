@@ -124,13 +124,22 @@ def load_pretrained(path:Path|str, # a `.keras` file written by training
     if not path.is_file(): raise FileNotFoundError(f"load_pretrained: {path} does not exist")
     return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
 
+def _seed_states(model): return [v for v in model.variables if v.path.endswith('seed_generator_state')]   # Dropout's random state
+
 def copy_model(model:keras.Model, # a network
                seed:int|None=None, # seeds the copy's random layers (dropout); None: they draw from the process's random state
+               into:keras.Model|None=None, # an earlier copy of `model` with the same `seed`: reset to be a fresh copy instead
               ) -> keras.Model:
-    "A fresh copy of `model`: same architecture and weights, nothing shared."
+    "A fresh copy of `model`: same architecture and weights, nothing shared; `into` is reset to that state and returned."
+    if into is not None:
+        if getattr(into, '_bpnb_seed', object()) != seed: raise ValueError(f"copy_model: `into` was not made by copy_model with seed {seed}")
+        into.set_weights(model.get_weights())
+        for v, a in zip(_seed_states(into), into._bpnb_fresh_seeds): v.assign(a)
+        return into
     if seed is not None: set_seed(seed)   # Keras seeds each new Dropout from Python's `random`: else the copy's masks depend on what ran before
     twin = keras.models.clone_model(model)
     twin.set_weights(model.get_weights())
+    twin._bpnb_seed, twin._bpnb_fresh_seeds = seed, [v.numpy() for v in _seed_states(twin)]
     return twin
 
 def predict_bp(model:keras.Model, # a network with outputs SBP, DBP
@@ -154,6 +163,16 @@ class FineTuned:
     epochs_run: int # epochs trained
     best_epoch: int # the epoch (1-based) whose weights were kept
     seconds: float # wall time
+
+def _adam(model, lr):
+    "A new Adam for `model`, or the one it was compiled with, reset, where that one was built for the same trainable weights."
+    o = getattr(model, 'optimizer', None)
+    if not (isinstance(o, keras.optimizers.Adam) and o.built and
+            [id(v) for v in o._trainable_variables] == [id(v) for v in model.trainable_variables]): return keras.optimizers.Adam(lr)
+    for v in o.variables:   # step count and moments to zero, as a new Adam starts
+        if v is not o._learning_rate: v.assign(np.zeros(v.shape, v.dtype))
+    o.learning_rate = lr
+    return o
 
 def _targets(y): y = np.asarray(y, np.float32); return {'SBP': y[:, :1], 'DBP': y[:, 1:2]}
 
@@ -183,7 +202,7 @@ def fine_tune(model:keras.Model, # the network (changed in place: frozen and tra
         w, b = model.get_layer(name).get_weights(); model.get_layer(name).set_weights([w, b + np.float32(e)])
     names = freeze_all_but_last(model, k, count)
     w0 = {l.name: [w.numpy().copy() for w in l.weights] for l in model.layers}
-    model.compile(keras.optimizers.Adam(lr), loss={'SBP': 'mse', 'DBP': 'mse'}, metrics={'SBP': ['mae'], 'DBP': ['mae']})
+    model.compile(_adam(model, lr), loss={'SBP': 'mse', 'DBP': 'mse'}, metrics={'SBP': ['mae'], 'DBP': ['mae']})
     stop = keras.callbacks.EarlyStopping('val_loss', patience=patience, restore_best_weights=True)
     h = model.fit(x[..., None], _targets(y), validation_data=(x_val[..., None], _targets(y_val)), epochs=epochs,
                   batch_size=batch_size, shuffle=True, callbacks=[stop], verbose=verbose)
@@ -220,12 +239,13 @@ def personalize_subject(model:keras.Model, # the pretrained network (not changed
                         protocol:str='fixed', # 'paper' or 'fixed', see `personalization_split`
                         windows:np.ndarray|None=None, # dataset indices of the windows (the `window` column); None: 0..n-1
                         seed:int=42, # seed of the random pick and the fine-tuning
+                        into:keras.Model|None=None, # a `copy_model(model, seed)` to reset and tune instead of a new copy (a loop over subjects)
                         **kw, # passed to `fine_tune` (k, epochs, patience, lr, ...)
                        ) -> tuple[pd.DataFrame, FineTuned, dict]:
     "Personalize a copy of `model` on one subject (paper Sec. 3.5): its test predictions before and after, the fine-tuning record, the split."
     sp = personalization_split(len(x), pick, protocol=protocol, seed=seed)
     tr, va, te = sp['train'], sp['val'], sp['test']
-    net = copy_model(model, seed)
+    net = copy_model(model, seed, into)
     pre, pre_tr = predict_bp(net, x[te]), predict_bp(net, x[tr])
     err = (np.asarray(y[tr], float) - pre_tr).mean(0)                             # the pretrained network's mean error on them
     ft = fine_tune(net, x[tr], y[tr], x[va], y[va], seed=seed, shift=err if protocol == 'fixed' else None, **kw)
@@ -370,10 +390,10 @@ def personalize_run(rec, # the `TrainingRecord` of the pretrained network (`bpnb
         print("!! the pretrained network was trained on a MIXED (sample) split: its 'test' subjects were also seen in training")
     chosen = subjects_to_personalize(rec.dataset, rec.split, n_subjects, seed, list_file)
     names = info['subjects']
-    frames, log, ft = [], [], None
+    frames, log, ft, net = [], [], None, copy_model(model, seed)   # one copy, reset per subject (see `copy_model`)
     for c in chosen:
         w, xw, yw = subject_windows(rec.dataset, c)
-        df, ft, sp = personalize_subject(model, xw, yw, names[c], pick, protocol, windows=w, seed=seed, k=k, epochs=epochs,
+        df, ft, sp = personalize_subject(model, xw, yw, names[c], pick, protocol, windows=w, seed=seed, into=net, k=k, epochs=epochs,
                                          patience=patience, lr=lr)
         moved = sorted(set(ft.changed) - set(ft.trainable))
         if moved: raise RuntimeError(f"personalize_run: subject {names[c]}: frozen layers changed: {moved}")

@@ -88,10 +88,10 @@ def rppg_transfer(model:keras.Model, # the PPG-pretrained network (not changed: 
         raise ValueError(f"rppg_transfer: need windows N x L, labels N x 2 and N subject ids, got {x.shape}, {y.shape}, {subject.shape}")
     folds = rppg_loso_folds(subject, protocol, pers, seed=seed)[:max_folds]
     pre = predict_bp(model, x)
-    frames, log = [], []
+    frames, log, net = [], [], copy_model(model, seed)   # one copy, reset per fold (see `bpnb.personalization.copy_model`)
     for i, fd in enumerate(folds):
         tr, va, te = fd['train'], fd['val'], fd['test']
-        net = copy_model(model, seed)
+        net = copy_model(model, seed, net)
         shift = (y[tr] - pre[tr]).mean(0) if protocol == 'fixed' else None   # start from the one-point calibration
         ft = fine_tune(net, x[tr], y[tr], x[va], y[va], k=k, seed=seed, shift=shift, **kw)
         if set(ft.changed) - set(ft.trainable): raise RuntimeError(f"fold {i}: frozen layers changed: {sorted(set(ft.changed) - set(ft.trainable))}")
