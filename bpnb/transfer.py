@@ -68,7 +68,7 @@ def rppg_source(path:Path|str, # an rPPG HDF5 file
 
 # %% ../nbs/42_transfer.ipynb #3e18e3fb
 TRANSFER_COLS = ['fold', 'subject', 'SBP_true', 'DBP_true', 'SBP_est_prepers', 'DBP_est_prepers', 'SBP_est_postpers',
-                 'DBP_est_postpers', 'SBP_est_trainmean', 'DBP_est_trainmean', 'window']
+                 'DBP_est_postpers', 'SBP_est_offset', 'DBP_est_offset', 'SBP_est_trainmean', 'DBP_est_trainmean', 'window']
 
 def rppg_transfer(model:keras.Model, # the PPG-pretrained network (not changed: each fold fine-tunes a copy)
                   x:np.ndarray, # rPPG windows, N x L (`bpnb.rppg.read_rppg_h5`)
@@ -92,13 +92,14 @@ def rppg_transfer(model:keras.Model, # the PPG-pretrained network (not changed: 
     for i, fd in enumerate(folds):
         tr, va, te = fd['train'], fd['val'], fd['test']
         net = copy_model(model, seed, net)
-        shift = (y[tr] - pre[tr]).mean(0) if protocol == 'fixed' else None   # start from the one-point calibration
-        ft = fine_tune(net, x[tr], y[tr], x[va], y[va], k=k, seed=seed, shift=shift, **kw)
+        err = (y[tr] - pre[tr]).mean(0)                                  # the network's mean error on the training windows
+        ft = fine_tune(net, x[tr], y[tr], x[va], y[va], k=k, seed=seed, shift=err if protocol == 'fixed' else None, **kw)
         if set(ft.changed) - set(ft.trainable): raise RuntimeError(f"fold {i}: frozen layers changed: {sorted(set(ft.changed) - set(ft.trainable))}")
         post, mu = predict_bp(net, x[te]), y[tr].mean(0)
         frames.append(pd.DataFrame({'fold': i, 'subject': fd['subject'], 'SBP_true': y[te, 0], 'DBP_true': y[te, 1],
                                     'SBP_est_prepers': pre[te, 0], 'DBP_est_prepers': pre[te, 1], 'SBP_est_postpers': post[:, 0],
-                                    'DBP_est_postpers': post[:, 1], 'SBP_est_trainmean': mu[0], 'DBP_est_trainmean': mu[1], 'window': te}))
+                                    'DBP_est_postpers': post[:, 1], 'SBP_est_offset': pre[te, 0] + err[0],
+                                    'DBP_est_offset': pre[te, 1] + err[1], 'SBP_est_trainmean': mu[0], 'DBP_est_trainmean': mu[1], 'window': te}))
         log.append(dict(fold=i, subject=fd['subject'], train=len(tr), val=len(va), test=len(te),
                         train_subjects=len(fd['train_subjects']), val_subjects=len(fd['val_subjects']),
                         from_test_subject=int(np.isin(tr, np.flatnonzero(subject == fd['subject'])).sum()),
@@ -108,7 +109,7 @@ def rppg_transfer(model:keras.Model, # the PPG-pretrained network (not changed: 
     return pd.concat(frames, ignore_index=True)[TRANSFER_COLS], pd.DataFrame(log)
 
 # %% ../nbs/42_transfer.ipynb #b41ec71e
-TRANSFER_PREDICTORS = {'prepers': 'before', 'postpers': 'after', 'trainmean': 'mean baseline'}
+TRANSFER_PREDICTORS = {'prepers': 'before', 'offset': 'before + offset', 'postpers': 'after', 'trainmean': 'mean baseline'}
 
 @dataclass
 class Transfer:
@@ -141,7 +142,8 @@ class Transfer:
 
     def caption(self) -> str:
         "The caption of the before/after table."
-        return (f"rPPG transfer learning, leave one subject out: MAE (mmHg) of {self.pretrained.arch} before and after fine-tuning "
+        return (f"rPPG transfer learning, leave one subject out: MAE (mmHg) of {self.pretrained.arch} before and after fine-tuning, "
+                f"before shifted by its mean error on the fold's training windows ('before + offset': where protocol 'fixed' starts), "
                 f"and of the mean of the fold's training windows, per held-out subject and over all ('all'), {self.n_folds} folds. "
                 f"Ran: {self.mode}. {pretrained_label(self.pretrained)}. {self.label}")
 
