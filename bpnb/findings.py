@@ -91,6 +91,11 @@ def _overall(run_dir, prefix):
     return [(f.stem, read_table(f).set_index('subject').loc['all']) for f, n in run_outputs(run_dir, 'tables')
             if f.suffix == '.csv' and f.name.startswith(prefix)]
 
+def _offset(a, t, what):
+    "', before + offset X (what)' from an overall row that has the 'before + offset' predictor; '' for older tables without it."
+    off = a.get(f'{t} MAE before + offset')
+    return '' if pd.isna(off) else f', before + offset {off:.2f} ({what})'
+
 def personalization_findings(run_dir:Path|str, # a paper run
                              min_gain:float=0.3, # the least relative reduction of the MAE (0.3: 30 %)
                             ) -> list[dict]:
@@ -101,9 +106,7 @@ def personalization_findings(run_dir:Path|str, # a paper run
     for name, a in tabs:
         for t in TARGETS:
             pre, post, sm = (a[f'{t} MAE {k}'] for k in ('before', 'after', 'subject mean'))
-            off = a.get(f'{t} MAE before + offset')                       # older tables lack it
-            measured = f'before {pre:.2f}, after {post:.2f} ({post/pre - 1:+.0%}), subject mean {sm:.2f}'
-            if pd.notna(off): measured += f', before + offset {off:.2f} (one-point calibration)'
+            measured = f'before {pre:.2f}, after {post:.2f} ({post/pre - 1:+.0%}), subject mean {sm:.2f}' + _offset(a, t, 'one-point calibration')
             rows.append(_row('personalization', f"{name} {t}", f'MAE after <= {1 - min_gain:.0%} of before, and below the subject-mean baseline',
                              measured, bool(post <= (1 - min_gain)*pre and post < sm)))
     return rows
@@ -116,9 +119,8 @@ def rppg_findings(run_dir:Path|str, # a paper run
     rows = []
     for name, a in tabs:
         for t in TARGETS:
-            pre, post, off = a[f'{t} MAE before'], a[f'{t} MAE after'], a.get(f'{t} MAE before + offset')   # older tables lack it
-            measured = f'before {pre:.2f}, after {post:.2f} ({post - pre:+.2f} mmHg)'
-            if pd.notna(off): measured += f", before + offset {off:.2f} (the training windows' mean error)"
+            pre, post = a[f'{t} MAE before'], a[f'{t} MAE after']
+            measured = f'before {pre:.2f}, after {post:.2f} ({post - pre:+.2f} mmHg)' + _offset(a, t, "the training windows' mean error")
             rows.append(_row('rppg', f"{name} {t}", 'MAE after rPPG fine-tuning below MAE before', measured, bool(post < pre)))
     return rows
 
