@@ -4,7 +4,7 @@
 
 # %% ../nbs/32_results.ipynb #dbfbb089
 from __future__ import annotations
-import json, re
+import inspect, json, re
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,7 @@ from .runs import TrainingRecord, TRAIN_STAGE, init_run, stage_dir, stage_of, ru
 # %% auto #0
 __all__ = ['SYNTHETIC_SOURCE', 'TABLES', 'FIGURES', 'check_archs', 'fake_training_run', 'training_records', 'TrainingResults',
            'load_results', 'results_table', 'paper_table', 'beats_baseline', 'save_tables', 'save_figures',
-           'train_networks']
+           'arch_settings', 'train_networks']
 
 # %% ../nbs/32_results.ipynb #e6ffc280
 def check_archs(archs, # network names, e.g. ['resnet', 'lstm']
@@ -228,22 +228,41 @@ def save_figures(ctx, # a `bpnb.runs.RunContext`
     return out
 
 # %% ../nbs/32_results.ipynb #98736ceb
+def arch_settings(archs, # networks, out of `ARCHS`
+                  train_kw:dict, # settings for every network
+                  per_arch:dict|None=None, # network -> settings that replace `train_kw`'s for it; networks not in `archs` are ignored
+                 ) -> dict:
+    "The training settings of each network: `train_kw` updated with the network's `per_arch` entry, checked."
+    per_arch = {} if per_arch is None else per_arch
+    if not isinstance(per_arch, dict) or not all(isinstance(v, dict) for v in per_arch.values()):
+        raise ValueError(f"per_arch must map network names to dicts of settings, e.g. {{'slapnicar': {{'lr': 0.003}}}}; got {per_arch!r}")
+    unknown = sorted(set(per_arch) - set(ARCHS))
+    if unknown: raise ValueError(f"per_arch: unknown network(s) {unknown}; valid names: {', '.join(ARCHS)}")
+    out = {a: {**train_kw, **per_arch.get(a, {})} for a in check_archs(archs)}
+    for a, kw in out.items():
+        where = f"train_networks ({a})" if a in per_arch else "train_networks"
+        for k in ('epochs', 'batch_size'):
+            if k in kw and not (isinstance(kw[k], int) and kw[k] >= 1): raise ValueError(f"{where}: {k} must be an integer >= 1, got {kw[k]!r}")
+        if kw.get('lr') is not None and not kw['lr'] > 0: raise ValueError(f"{where}: lr must be > 0, got {kw['lr']!r}")
+    return out
+
 def train_networks(archs, # networks, out of `ARCHS`
                    h5:Path|str, # the dataset (`bpnb.dataset.prepare`)
                    split_dir:Path|str, # its split (`bpnb.dataset.split`)
                    out_dir:Path|str, # where the models, learning curves and predictions go
                    progress:bool=True, # one line per network
+                   per_arch:dict|None=None, # network -> settings that replace `train_kw`'s for it, e.g. {'slapnicar': {'lr': 0.003, 'derivatives': True}}
                    **train_kw, # passed to `bpnb.train.train` (epochs, batch_size, lr, patience, seed, max_windows, ...)
                   ) -> tuple[dict, dict]:
     "Train each network on the split: (network -> `TrainResult`, model name -> test predictions with 'mean baseline' last)."
-    archs = check_archs(archs)
-    for k in ('epochs', 'batch_size'):
-        if k in train_kw and not (isinstance(train_kw[k], int) and train_kw[k] >= 1): raise ValueError(f"train_networks: {k} must be an integer >= 1, got {train_kw[k]!r}")
-    if train_kw.get('lr') is not None and not train_kw['lr'] > 0: raise ValueError(f"train_networks: lr must be > 0, got {train_kw['lr']!r}")
+    kws = arch_settings(archs, train_kw, per_arch)
     from bpnb.train import train                                    # TensorFlow: imported only when training
+    allowed = set(inspect.signature(train).parameters) - {'arch', 'h5', 'split_dir', 'out_dir', 'progress'}
+    bad = {a: sorted(set(kw) - allowed) for a, kw in kws.items() if set(kw) - allowed}
+    if bad: raise ValueError(f"train_networks: not settings of bpnb.train.train here: {bad}")
     runs = {}
-    for a in archs:
-        runs[a] = train(a, h5, split_dir, out_dir, progress=False, **train_kw)
+    for a, kw in kws.items():
+        runs[a] = train(a, h5, split_dir, out_dir, progress=False, **kw)
         if progress: print(f"{a}: {runs[a].epochs_run} epochs (best {runs[a].best_epoch}) in {runs[a].seconds:.0f} s")
     preds = {a: read_predictions(r.predictions) for a, r in runs.items()}
     preds['mean baseline'] = read_predictions(next(iter(runs.values())).baseline)
