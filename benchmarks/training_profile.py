@@ -6,8 +6,8 @@ kernels themselves reach against the machine's measured dense matmul rate.
 `training_throughput.py` says how fast each network trains and what share of the matmul rate that is; this
 script says why it is not more. Each network is compiled as `bpnb.train` compiles it (Adam, MSE on both heads,
 MAE metrics) and fed from the HDF5 pipeline (`bpnb.inputs.h5_dataset`, batch 32) of a small SYNTHETIC dataset;
-`--steps` steps run under `tf.profiler` after `--warmup` steps that are not traced. The same number of steps is
-then timed with XLA (`jit_compile=True`), which fuses element-wise work such as the optimizer's update without
+`--steps` steps are timed, then as many run under `tf.profiler` (after `--warmup` steps that are neither). The same
+number of steps is then timed with XLA (`jit_compile=True`), which fuses element-wise work such as the optimizer's update without
 changing the method; XLA runs as one op, so its time is not broken down. Keras silently refuses XLA while
 TensorFlow's determinism flag is on: the XLA timing turns it off (`training_throughput.compiled`), as `bpnb.train`
 does for the trainings it compiles with XLA (`bpnb.train.use_xla`).
@@ -25,7 +25,9 @@ both count: the op time per step can exceed the step's wall time. The intra-op h
 one kernel spreads its work over are not counted again. The step's wall time is shared among the categories in
 proportion to their op time (ops running at once share the cores), and the GEMM rate is the analytic training
 FLOPs of a step (3 x forward, `model_card.analytic_flops`: Conv1D, Dense, LSTM/GRU gates, STFT) over the GEMM and
-convolution ops' share of the step's wall time: the rate those kernels reach while they run.
+convolution ops' share of the step's wall time: the rate those kernels reach while they run. Where TensorFlow runs
+oneDNN's kernels (`_MklMatMul`, `_MklNativeConv2DBackpropInput`, ...: its default on CPUs it recognises), they are
+counted as the ops they replace.
 """
 import os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
@@ -52,8 +54,18 @@ CATEGORIES = ['GEMM & convolution', 'optimizer update', 'element-wise & reductio
 SKIP = ('ThreadpoolListener', 'ExecutorState', 'ParallelFor')
 
 
+def base_type(op_type: str) -> str:
+    "The op type without the prefix of oneDNN's kernels, which TensorFlow uses on some CPUs (`_MklNativeConv2D` -> `Conv2D`)."
+    for p in ('_MklNative', '_Mkl'):
+        if op_type.startswith(p):
+            t = op_type[len(p):]
+            return '_' + t if t.startswith('Fused') else t
+    return op_type
+
+
 def category(name: str, op_type: str) -> str:
     "The category of one op, from its type and its name scope."
+    op_type = base_type(op_type)
     if op_type.startswith(('Iterator', 'OptionalGetValue', 'OptionalHasValue')) or 'Dataset' in op_type: return 'input pipeline'
     if '/adam/' in name.lower() or op_type.startswith(('ResourceApply', 'Assign')): return 'optimizer update'
     if op_type in GEMM: return 'GEMM & convolution'
@@ -106,23 +118,24 @@ def profile(arch, h5, idx, args):
     m = compiled(arch)
     ds = lambda n, seed: h5_dataset(h5, idx[:n*args.batch], batch_size=args.batch, shuffle=True, seed=seed)
     m.fit(ds(args.warmup, 1), epochs=1, verbose=0)                  # tracing and first allocations, not profiled
+    step_s = float(np.mean(steps_timed(m, ds(args.steps, 2))))      # steps only: the iterator's start and end are not a step
     logdir = Path(tempfile.mkdtemp(prefix=f'bpnb_profile_{arch}_'))
     try:
-        times = steps_timed(m, ds(args.steps, 2), logdir)
-        ops = op_self_times(logdir)
-    finally: shutil.rmtree(logdir, ignore_errors=True)
-    n, step_s = len(times), float(np.mean(times))     # steps only: the iterator's start and end are not a step
+        times = steps_timed(m, ds(args.steps, 2), logdir)            # the same steps again, traced: the profiler slows
+        ops = op_self_times(logdir)                                  # networks of many small ops (the LSTM: 7x), so it
+    finally: shutil.rmtree(logdir, ignore_errors=True)               # gives the shares, the untraced run the time
+    n, traced_s = len(times), float(np.mean(times))
     per_cat = {c: sum(v for (_, k), v in ops.items() if k == c)/n for c in CATEGORIES}
     op_s = sum(per_cat.values())
     train_flops = 3*analytic_flops(m)*args.batch
     gemm_s = per_cat['GEMM & convolution']
-    r = dict(network=arch, steps=n, step_s=step_s, op_s_per_step=op_s,
+    r = dict(network=arch, steps=n, step_s=step_s, traced_step_s=traced_s, op_s_per_step=op_s,
              shares={c: v/op_s for c, v in per_cat.items()},
              train_gflop_per_step=train_flops/1e9, train_gflops=train_flops/step_s/1e9,
              gemm_gflops=train_flops/(gemm_s/op_s*step_s)/1e9 if gemm_s else None,
              top_ops=[dict(type=t, category=c, s_per_step=v/n) for v, t, c in sorted(((v, t, c) for (t, c), v in ops.items()), reverse=True)[:8]],
              xla_step_s=None, xla_error=None)
-    print(f"  step {step_s:.2f} s, op time {op_s:.2f} s/step, " +
+    print(f"  step {step_s:.2f} s ({traced_s:.2f} s traced), op time {op_s:.2f} s/step, " +
           ', '.join(f'{c} {100*s:.0f} %' for c, s in r['shares'].items() if s > 0.005) +
           (f"; GEMM kernels {r['gemm_gflops']:.0f} GFLOP/s" if gemm_s else ''), flush=True)
     if not args.no_xla:
@@ -147,12 +160,12 @@ def markdown(res) -> str:
            f"before {env['loadavg']}, after {env['loadavg_after']} · SYNTHETIC windows", '',
            f"Measured dense float32 matmul ({res['matmul_n']}^3): **{res['matmul_gflops']:.1f} GFLOP/s** (the higher of "
            f"{' and '.join(f'{g:.1f}' for g in res['matmul_gflops_runs'])}, before and after).", '',
-           '| network | step (s) | op time / step (s) | ' + ' | '.join(f'{c} (%)' for c in cats) +
+           '| network | step (s) | step traced (s) | op time / step (s) | ' + ' | '.join(f'{c} (%)' for c in cats) +
            ' | train GFLOP/s | % of matmul rate | GEMM kernels alone, % of matmul rate | step with XLA (s) | % of matmul rate with XLA |',
-           '|---|---:|---:|' + '---:|'*len(cats) + '---:|---:|---:|---:|---:|']
+           '|---|---:|---:|---:|' + '---:|'*len(cats) + '---:|---:|---:|---:|---:|']
     for r in res['networks']:
         xs = r['xla_step_s']
-        out.append(f"| {r['network']} | {r['step_s']:.2f} | {r['op_s_per_step']:.2f} | " +
+        out.append(f"| {r['network']} | {r['step_s']:.2f} | {r['traced_step_s']:.2f} | {r['op_s_per_step']:.2f} | " +
                    ' | '.join(f"{100*r['shares'][c]:.1f}" for c in cats) +
                    f" | {r['train_gflops']:.1f} | {pct(r['fraction_of_matmul_peak'])} | {pct(r['gemm_fraction_of_peak'])} | "
                    f"{'failed' if r['xla_error'] else 'n/a' if xs is None else f'{xs:.2f}'} | {pct(r['xla_fraction_of_matmul_peak'])} |")
@@ -218,7 +231,9 @@ def main():
                        'and variable assignments; recurrent loop = While, TensorList and loop-control ops; input pipeline = '
                        'iterator ops; the rest (activations, batch norm, pooling, bias and their gradients, loss, metrics) '
                        'is element-wise & reductions. GEMM kernels alone = analytic training FLOPs of a step over the GEMM & '
-                       'convolution share of the step\'s wall time (shares in proportion to op self time).'))
+                       'convolution share of the step\'s wall time (shares in proportion to op self time). Step = the wall '
+                       'time of an untraced step; the profiler\'s tracing slows every op, most where ops are many and small '
+                       '(step traced), so the traces give the shares and the untraced steps the time.'))
     save_results(res, args.out, markdown)
     plot(res, args.out.with_suffix('.png'))
     print(f'figure: {args.out.with_suffix(".png")}')
