@@ -23,9 +23,9 @@ from .metrics import mean_baseline, metrics_table
 
 # %% auto #0
 __all__ = ['FLOAT32_LAYERS', 'PRED_COLS', 'MODES', 'LR', 'MIN_SD', 'XLA', 'distribution_strategy', 'mixed_precision_model',
-           'make_model', 'save_model', 'BestCheckpoint', 'predictions_frame', 'use_xla', 'xla_kernels', 'init_heads',
-           'recalibrate_batchnorm', 'training_step', 'RecalibrateBatchNorm', 'EpochLine', 'convergence', 'TrainResult',
-           'train', 'stage_dataset', 'check_training_params', 'run_training']
+           'make_model', 'save_model', 'BestCheckpoint', 'predictions_frame', 'tf_kernels', 'use_xla', 'xla_kernels',
+           'init_heads', 'recalibrate_batchnorm', 'training_step', 'RecalibrateBatchNorm', 'EpochLine', 'convergence',
+           'TrainResult', 'train', 'stage_dataset', 'check_training_params', 'run_training']
 
 # %% ../nbs/21_train.ipynb #ffb0a2d0
 def distribution_strategy() -> tf.distribute.Strategy:
@@ -124,20 +124,33 @@ def predictions_frame(subject, # subject name of every window, (N,)
 MODES = ('fixed', 'paper')  # training modes: heads that start at the baseline, or as published
 LR = {'fixed': 1e-3, 'paper': 3e-3}  # default learning rate per mode (the paper's command line: 0.003)
 MIN_SD = 2.  # mmHg: test predictions that spread less than this are a constant, not a network
-# XLA (`jit_compile`): the fewest training steps from which it pays for its compile time, per network (None: never).
-# On 2 CPU cores it cut a step of AlexNet by 37 %, Slapnicar by 41 % and ResNet by 29 % (benchmarks/training_profile.py),
-# after compiling for about 18, 75 and 177 s (a quick-profile training); it made the LSTM's step 2.4 times slower
-XLA = {'alexnet': 50, 'slapnicar': 150, 'resnet': 400, 'lstm': None}
+# XLA (`jit_compile`): the fewest training steps from which it pays for its compile time, per network (None: never), for the
+# kernels TensorFlow would otherwise run (`tf_kernels`; benchmarks/training_profile.py, 2 CPU cores). With its own CPU kernels
+# (Eigen) XLA cut a step of AlexNet by 37 %, Slapnicar by 41 % and ResNet by 29 %, after compiling for about 18, 75 and 177 s
+# (a quick-profile training), and made the LSTM's 2.4 times slower. With oneDNN's (a CPU with AVX-512 VNNI/BF16: 394 GFLOP/s
+# against 60) it halved Slapnicar's step (0.57 -> 0.29 s), left AlexNet's as it was (0.28 / 0.27 s; kept: XLA's code gives the
+# same AlexNet on both kinds of CPU, to the digit of the quick run's learning curve) and made ResNet's 2.2 and the LSTM's 4.5 times
+# slower (2026-12-03). On a GPU: as with Eigen
+XLA = {'Eigen': {'alexnet': 50, 'slapnicar': 150, 'resnet': 400, 'lstm': None},
+       'oneDNN': {'alexnet': 50, 'slapnicar': 150, 'resnet': None, 'lstm': None}}
+XLA['GPU'] = XLA['Eigen']
+
+def tf_kernels() -> str:
+    "The kernels TensorFlow computes with here: 'GPU', else 'oneDNN' (its CPU default where the CPU has AVX-512 VNNI/BF16 or AMX; `TF_ENABLE_ONEDNN_OPTS=0` turns it off), else 'Eigen'."
+    import tensorflow as tf
+    from tensorflow.python.util import _pywrap_util_port        # TensorFlow's own test of the oneDNN switch (no public one)
+    return 'GPU' if tf.config.list_physical_devices('GPU') else 'oneDNN' if _pywrap_util_port.IsMklEnabled() else 'Eigen'
 
 def use_xla(arch:str, # the network
             steps:int, # training steps (epochs x batches)
             custom:bool=False, # a network of the caller's (`build`)
             mixed_precision:bool=False,
             jit_compile:bool|None=None, # the caller's choice; None: decide here
+            kernels:str|None=None, # a key of `XLA`; None: `tf_kernels()`
            ) -> bool:
-    "Whether `train` compiles with XLA: the caller's choice, else from `XLA[arch]` steps on, not for a custom network nor in mixed precision."
+    "Whether `train` compiles with XLA: the caller's choice, else from `XLA[kernels][arch]` steps on, not for a custom network nor in mixed precision."
     if jit_compile is not None: return bool(jit_compile)
-    n = XLA.get(arch)
+    n = XLA[kernels or tf_kernels()].get(arch)
     return n is not None and not custom and not mixed_precision and steps >= n
 
 @contextmanager
@@ -288,7 +301,8 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
         if not len(v): raise ValueError(f"train: the {k} part of the split in {split_dir} is empty")
     ds = {k: h5_dataset(h5, v, batch_size, shuffle=k == 'train', seed=seed) for k, v in idx.items()}
     steps = epochs*-(-len(idx['train'])//batch_size)
-    jit = use_xla(arch, steps, build is not None, mixed_precision, jit_compile)
+    kernels = tf_kernels()
+    jit = use_xla(arch, steps, build is not None, mixed_precision, jit_compile, kernels)
     (y_train, _), (y_val, _) = _labels(h5, idx['train']), _labels(h5, idx['val'])
     baseline_val_loss = float(((y_val - y_train.mean(0))**2).mean(0).sum())   # the loss (MSE(SBP) + MSE(DBP)) of the mean baseline
     with xla_kernels(jit):
@@ -315,7 +329,7 @@ def train(arch:str, # network: one of `ARCHS` (or any name, with `build`)
             m = make_manifest(params, inputs=[h5, split_dir], started=started, ended=now_iso(), status=status, arch=arch,
                               data_source=info.get('data_source'), seconds=round(time.time() - t0, 2),
                               windows={k: int(len(v)) for k, v in idx.items()}, strategy=type(strategy).__name__,
-                              replicas=strategy.num_replicas_in_sync, best_epoch=ckpt.best_epoch,
+                              replicas=strategy.num_replicas_in_sync, kernels=kernels, best_epoch=ckpt.best_epoch,
                               best_val_loss=ckpt.best if ckpt.best_epoch else None, model=f['model'].name, **kw)
             return atomic_write_text(f['manifest'], json.dumps(m, indent=1, default=str))
         try: hist = model.fit(ds['train'], validation_data=ds['val'], epochs=epochs, callbacks=cbs, verbose=2 if progress else 0)
