@@ -122,7 +122,7 @@ def profile(arch, h5, idx, args):
     logdir = Path(tempfile.mkdtemp(prefix=f'bpnb_profile_{arch}_'))
     try:
         times = steps_timed(m, ds(args.steps, 2), logdir)            # the same steps again, traced: the profiler slows
-        ops = op_self_times(logdir)                                  # networks of many small ops (the LSTM: 7x), so it
+        ops = op_self_times(logdir)                                  # networks of many small ops (the LSTM: 1.8x), so it
     finally: shutil.rmtree(logdir, ignore_errors=True)               # gives the shares, the untraced run the time
     n, traced_s = len(times), float(np.mean(times))
     per_cat = {c: sum(v for (_, k), v in ops.items() if k == c)/n for c in CATEGORIES}
