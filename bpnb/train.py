@@ -137,7 +137,6 @@ XLA['GPU'] = XLA['Eigen']
 
 def tf_kernels() -> str:
     "The kernels TensorFlow computes with here: 'GPU', else 'oneDNN' (its CPU default where the CPU has AVX-512 VNNI/BF16 or AMX; `TF_ENABLE_ONEDNN_OPTS=0` turns it off), else 'Eigen'."
-    import tensorflow as tf
     from tensorflow.python.util import _pywrap_util_port        # TensorFlow's own test of the oneDNN switch (no public one)
     return 'GPU' if tf.config.list_physical_devices('GPU') else 'oneDNN' if _pywrap_util_port.IsMklEnabled() else 'Eigen'
 
