@@ -232,13 +232,17 @@ def arch_settings(archs, # networks, out of `ARCHS`
                   train_kw:dict, # settings for every network
                   per_arch:dict|None=None, # network -> settings that replace `train_kw`'s for it; networks not in `archs` are ignored
                  ) -> dict:
-    "The training settings of each network: `train_kw` updated with the network's `per_arch` entry, checked."
+    "The training settings of each network: `train_kw` updated with the network's `per_arch` entry, checked (names `bpnb.train.train` takes, epochs, batch size, rate)."
     per_arch = {} if per_arch is None else per_arch
     if not isinstance(per_arch, dict) or not all(isinstance(v, dict) for v in per_arch.values()):
         raise ValueError(f"per_arch must map network names to dicts of settings, e.g. {{'slapnicar': {{'lr': 0.003}}}}; got {per_arch!r}")
     unknown = sorted(set(per_arch) - set(ARCHS))
     if unknown: raise ValueError(f"per_arch: unknown network(s) {unknown}; valid names: {', '.join(ARCHS)}")
     out = {a: {**train_kw, **per_arch.get(a, {})} for a in check_archs(archs)}
+    from bpnb.train import train                                    # TensorFlow: imported only when training
+    allowed = set(inspect.signature(train).parameters) - {'arch', 'h5', 'split_dir', 'out_dir', 'progress'}
+    bad = {a: sorted(set(kw) - allowed) for a, kw in out.items() if set(kw) - allowed}
+    if bad: raise ValueError(f"train_networks: not settings of bpnb.train.train here: {bad}")
     for a, kw in out.items():
         where = f"train_networks ({a})" if a in per_arch else "train_networks"
         for k in ('epochs', 'batch_size'):
@@ -256,10 +260,7 @@ def train_networks(archs, # networks, out of `ARCHS`
                   ) -> tuple[dict, dict]:
     "Train each network on the split: (network -> `TrainResult`, model name -> test predictions with 'mean baseline' last)."
     kws = arch_settings(archs, train_kw, per_arch)
-    from bpnb.train import train                                    # TensorFlow: imported only when training
-    allowed = set(inspect.signature(train).parameters) - {'arch', 'h5', 'split_dir', 'out_dir', 'progress'}
-    bad = {a: sorted(set(kw) - allowed) for a, kw in kws.items() if set(kw) - allowed}
-    if bad: raise ValueError(f"train_networks: not settings of bpnb.train.train here: {bad}")
+    from bpnb.train import train
     runs = {}
     for a, kw in kws.items():
         runs[a] = train(a, h5, split_dir, out_dir, progress=False, **kw)

@@ -127,7 +127,7 @@ MIN_SD = 2.  # mmHg: test predictions that spread less than this are a constant,
 # XLA (`jit_compile`): the fewest training steps from which it pays for its compile time, per network (None: never), for the
 # kernels TensorFlow would otherwise run (`tf_kernels`; benchmarks/training_profile.py, 2 CPU cores). With its own CPU kernels
 # (Eigen) XLA cut a step of AlexNet by 37 %, Slapnicar by 41 % and ResNet by 29 %, after compiling for about 18, 75 and 177 s
-# (a quick-profile training), and made the LSTM's 2.4 times slower. With oneDNN's (a CPU with AVX-512 VNNI/BF16: 394 GFLOP/s
+# (a quick-profile training), and made the LSTM's 2.4 times slower. With oneDNN's (a CPU with AVX-512 VNNI/BF16: 410 GFLOP/s
 # against 60) it halved Slapnicar's step (0.57 -> 0.29 s), left AlexNet's as it was (0.28 / 0.27 s; kept: XLA's code gives the
 # same AlexNet on both kinds of CPU, to the digit of the quick run's learning curve) and made ResNet's 2.2 and the LSTM's 4.5 times
 # slower (2026-12-03). On a GPU: as with Eigen
