@@ -99,7 +99,7 @@ def stage_params(cfg:dict, # a loaded profile
                  declared:set|None=None, # parameters the stage declares; None keeps all
                  explicit:dict|None=None, # values set for this run (a grid's, the command line's): they win over `per`
                 ) -> dict:
-    "The parameters one stage gets from a profile: top-level keys, overridden by `stages[stage]`, then by its `per` values."
+    "The parameters one stage gets from a profile: top-level keys, overridden by `stages[stage]`, then by its `per` values; with `declared`, only those, and a key set for this stage that it does not declare is an error."
     skip = {'name', 'path', 'stages', 'description', 'synth', 'chapters', 'suite'}  # run-level keys, not stage parameters
     sc = cfg.get('stages', {}).get(stage) or {}
     out = {k: v for k, v in cfg.items() if k not in skip}
@@ -110,7 +110,12 @@ def stage_params(cfg:dict, # a loaded profile
             raise ValueError(f"profile {cfg.get('name')}: stages.{stage}.per names {', '.join(bad)}, which {stage} does not declare")
         o = next((o for x, o in by.items() if x == out.get(name)), {})
         out.update({q: y for q, y in o.items() if q not in (explicit or {})})
-    if declared is not None: out = {k: v for k, v in out.items() if k in declared}
+    if declared is not None:
+        for what, keys in (('sets', set(sc) - {'grid', 'per'}), ('runs with', set(explicit or {}))):   # a stage's own keys must be its
+            if bad := sorted(keys - set(declared)):
+                raise ValueError(f"profile {cfg.get('name')}: stages.{stage} {what} {', '.join(bad)}, which {stage} does not declare"
+                                 if what == 'sets' else f"{stage} does not declare {', '.join(bad)}, which this run sets")
+        out = {k: v for k, v in out.items() if k in declared}   # top-level keys go to the stages that declare them
     return out
 
 # %% ../nbs/00_config.ipynb #c4c760d8

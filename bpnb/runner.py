@@ -15,8 +15,8 @@ from .runs import init_run, run_data, new_run_id, run_outputs, run_notebooks, st
 # %% auto #0
 __all__ = ['STAGE_RE', 'CHAPTERS', 'parameters_cell', 'declared_parameters', 'check_parameters', 'discover_stages', 'CleanLog',
            'StageFailed', 'run_hash', 'console_relay', 'children_peak_rss_gb', 'native_log_kernels', 'execute',
-           'collect_outputs', 'run_paper', 'parse_value', 'grid', 'headline_metrics', 'plot_batch', 'run_batch',
-           'execute_chapter', 'chapter_paths', 'run_chapters', 'run_order', 'build_report']
+           'collect_outputs', 'plan_stages', 'check_profile', 'run_paper', 'parse_value', 'grid', 'headline_metrics',
+           'plot_batch', 'run_batch', 'execute_chapter', 'chapter_paths', 'run_chapters', 'run_order', 'build_report']
 
 # %% ../nbs/03_runner.ipynb #da423486
 STAGE_RE = re.compile(r'^\d+[a-z]?_[\w-]+\.ipynb$')
@@ -205,6 +205,33 @@ def collect_outputs(run_dir:Path|str, # a run folder
             copied.append(dst/name)
     return copied
 
+def plan_stages(cfg:dict, # a loaded profile
+                stages:list, # its stage notebooks (`discover_stages`)
+                fill:dict|None=None, # values for the stages that declare them (profile, data, run_dir)
+               ) -> list:
+    "(notebook, parameters, grid or None) per stage, every value checked against the notebook's parameters for every grid value."
+    plan = []
+    for nb in stages:
+        decl = declared_parameters(nb); declared = set(decl)
+        p = stage_params(cfg, nb.stem, declared)
+        p.update({k: v for k, v in (fill or {}).items() if k in declared})
+        g = (cfg['stages'].get(nb.stem) or {}).get('grid')
+        if g is not None and (not isinstance(g, dict) or not all(isinstance(v, list) for v in g.values())):
+            raise ValueError(f"profile {cfg['name']}: stages.{nb.stem}.grid must map parameter names to lists of values")
+        for combo in grid(g) if g else [{}]:
+            check_parameters(nb, {**p, **stage_params(cfg, nb.stem, declared, combo)}, decl)
+        plan.append((nb, p, g))
+    return plan
+
+def check_profile(profile:str|Path, # a profile name or YAML path
+                 ) -> list:
+    "Check a profile against its suite's stage notebooks without running anything: each stage it names exists, and `plan_stages` accepts it. Returns the plan."
+    cfg = load_profile(profile); folder = project_root()/'nbs'/SUITES[cfg['suite']]['stages']
+    stages = discover_stages(folder)
+    if missing := sorted(set(cfg['stages']) - {nb.stem for nb in stages}):
+        raise ValueError(f"profile {cfg['name']}: no stage notebook {', '.join(missing)} in {folder}")
+    return plan_stages(cfg, stages)
+
 def run_paper(profile:str='quick', # run profile name or YAML path
               data:Path|str|None=None, # data root; default $BPNB_DATA or data/
               out:Path|str|None=None, # run folder; default runs/<new id>
@@ -225,17 +252,7 @@ def run_paper(profile:str='quick', # run profile name or YAML path
     run_dir = run_dir.resolve()
     if (run_dir/'manifest.json').exists() and not resume:
         raise FileExistsError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out")
-    plan = []  # (notebook, parameters, grid or None)
-    for nb in stages:
-        decl = declared_parameters(nb); declared = set(decl)
-        p = stage_params(cfg, nb.stem, declared)
-        p.update({k: v for k, v in dict(profile=_profile_ref(cfg), data=str(data), run_dir=str(run_dir)).items() if k in declared})
-        g = (cfg['stages'].get(nb.stem) or {}).get('grid')
-        if g is not None and (not isinstance(g, dict) or not all(isinstance(v, list) for v in g.values())):
-            raise ValueError(f"profile {cfg['name']}: stages.{nb.stem}.grid must map parameter names to lists of values")
-        for combo in grid(g) if g else [{}]:                          # before any stage runs
-            check_parameters(nb, {**p, **stage_params(cfg, nb.stem, declared, combo)}, decl)
-        plan.append((nb, p, g))
+    plan = plan_stages(cfg, stages, dict(profile=_profile_ref(cfg), data=str(data), run_dir=str(run_dir)))   # before any stage runs
     used = set().union(*(set(p) | set(g or {}) for _, p, g in plan)); unused = set(stage_params(cfg, '')) - used
     if unused: print(f"note: profile {cfg['name']} sets {', '.join(sorted(unused))}, which no stage declares")
     with exclusive(run_dir, 'bpnb paper'):                            # a second `bpnb paper --out` of this folder refuses

@@ -126,17 +126,12 @@ def test_grid_stage_in_paper(tiny, tmp_path, profile):
 def test_bp_profiles_fit_their_stages(name):
     """Every parameter a BP profile sets is one a stage declares, with the type of its default, for every grid value; the PPG-BP
     stage's per-network settings name networks it knows. The paper profile is never run here: this is its check."""
-    from bpnb.config import load_profile, stage_params
-    from bpnb.runner import check_parameters, declared_parameters, grid
+    from bpnb.config import load_profile
+    from bpnb.runner import check_profile
     from bpnb.results import arch_settings
     cfg = load_profile(name); assert cfg['suite'] == 'bp'
-    nbs = {nb.stem: nb for nb in sorted((ROOT/'nbs'/'stages').glob('*.ipynb'))}
-    for st, ps in cfg['stages'].items():
-        assert st in nbs, f"profile {name}: no stage notebook {st}"
-        decl = declared_parameters(nbs[st])
-        assert set(ps) - {'grid', 'per'} <= set(decl), (name, st, sorted(set(ps) - {'grid', 'per'} - set(decl)))
-        for combo in grid(ps['grid']) if 'grid' in ps else [{}]:
-            check_parameters(nbs[st], stage_params(cfg, st, set(decl), combo), decl)
-    p35 = stage_params(cfg, '35_ppgbp', set(declared_parameters(nbs['35_ppgbp'])))
+    plan = {nb.stem: p for nb, p, _ in check_profile(name)}
+    assert set(cfg['stages']) <= set(plan)
+    p35 = plan['35_ppgbp']
     kws = arch_settings(p35['archs'], dict(epochs=p35['epochs']), p35.get('per_arch'))
     if name == 'paper': assert kws['slapnicar'].get('derivatives') and kws['alexnet'].get('derivatives') and 'derivatives' not in kws['resnet']
