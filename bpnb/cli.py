@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse, sys
 from pathlib import Path
 import nbformat
-from .config import project_root, atomic_write_text, ARCHS, WIN_S
-from .runner import run_paper, run_batch, build_report, parse_value, StageFailed
+from .config import project_root, atomic_write_text, ARCHS, WIN_S, load_profile
+from .runner import run_paper, run_batch, build_report, parse_value, StageFailed, check_profile
 from .signals import LABEL_MODES
 from .ecg.train import TASKS as ECG_TASKS, ARCHS as ECG_ARCHS
 
@@ -45,6 +45,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--figures', default=None, help='where to collect figures (default: figures/)')
     s.add_argument('--nbs', default=None, help=argparse.SUPPRESS)
     s.add_argument('--no-report', action='store_true', help='do not build the HTML report')
+    s.add_argument('--check', action='store_true', help='check the profile against the stage notebooks and print what each '
+                   'stage would get; run nothing')
     s = sub.add_parser('batch', help='run one notebook over a parameter grid, one papermill run per combination',
                        description='Run NOTEBOOK once per combination of the -p values, each in its own folder; '
                        'continue past failures, list them at the end and exit non-zero if any run failed.')
@@ -236,7 +238,14 @@ def main(argv=None) -> int:
     "Entry point of the `bpnb` console script."
     a = parser().parse_args(argv)
     try:
-        if a.cmd == 'paper':
+        if a.cmd == 'paper' and a.check:
+            stages = load_profile(a.profile)['stages']
+            for nb, p, g in check_profile(a.profile):
+                per = (stages.get(nb.stem) or {}).get('per')
+                print(f"{nb.stem}: " + (', '.join(f'{k}={v!r}' for k, v in p.items()) or 'no parameters')
+                      + (f"; one run per {g}" if g else '') + (f", with {per}" if per else ''))
+            print(f"bpnb paper: profile {a.profile} fits its stages")
+        elif a.cmd == 'paper':
             run_paper(a.profile, a.data, a.out, resume=a.resume, only=a.stage, nbs=a.nbs, figures=a.figures,
                       report=not a.no_report, progress=not a.quiet)
         elif a.cmd == 'batch':
