@@ -121,9 +121,10 @@ def run_id_of(run_dir:Path|str) -> str:
 def stage_of(run_dir:Path|str, # a run folder
              default:str|None=None, # the answer for a run that is not inside another
             ) -> str|None:
-    "The stage of the paper run that `run_dir` belongs to: the first folder below it (`21_train`), else `default` (alone, or in a batch)."
+    "The stage of the paper run that `run_dir` belongs to: the first folder below it (`21_train`); in a batch, a stage's own batch inside one of the batch's runs (`32_input_length`); else `default` (alone, or a batch of the stage itself)."
     c = _chain(run_dir)
-    return c[-2].name if len(c) > 1 and run_info(c[-1])['kind'] != 'batch' else default
+    if len(c) > 1 and run_info(c[-1])['kind'] != 'batch': return c[-2].name
+    return next((a.name for a, b in zip(c, c[1:]) if run_info(a)['kind'] == 'batch' and run_info(b)['kind'] != 'batch'), default)
 
 # %% ../nbs/02_runs.ipynb #44e51c55
 def dataset_dir(run_dir:Path|str, # a run folder (or a sub-run)
