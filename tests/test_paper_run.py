@@ -2,6 +2,7 @@
 together, later stages use the training stage's networks, and the executed stage notebooks hold no tests."""
 import json, re, shutil
 from pathlib import Path
+import pandas as pd
 import pytest
 from conftest import bpnb, ROOT
 
@@ -90,3 +91,19 @@ def test_side_studies_delete_their_networks_and_the_training_stage_keeps_its_own
         assert gone and all(not Path(g['path']).exists() and g['bytes'] > 0 for g in gone), folder
     # the mixed split read the data stage's windows: it made a split, not another dataset
     assert not list((paper_run/'33_mixed_split').rglob('dataset.h5')) and list((paper_run/'33_mixed_split').rglob('split.json'))
+
+
+def test_a_batch_of_the_sweep_records_its_own_networks(tmp_path):
+    "`bpnb batch` of the window-length sweep notebook (one sweep per network): each sweep finds the networks it trained."
+    bpnb('synth', '--subjects', 10, '--minutes', 4, '--seed', 3, '--output', tmp_path/'cohort', check=0)
+    out = tmp_path/'batch'
+    r = bpnb('batch', ROOT/'nbs'/'stages'/'32_input_length.ipynb', '-p', 'arch', 'alexnet', '--profile', 'smoke',
+             '--data', tmp_path/'cohort', '--out', out, '--quiet', check=0)
+    try:
+        assert r.returncode == 0, f'bpnb batch failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}'
+        recs = [json.loads(p.read_text()) for p in out.rglob('train_*.json')]
+        assert sorted(r['win_s'] for r in recs) == [4.0, 7.0] and {r['stage'] for r in recs} == {'32_input_length'}, recs
+        sweep = pd.read_csv(out/'arch=alexnet'/'tables'/'input_length_mae.csv', comment='#')
+        assert sorted(sweep.groupby('win_s').model.nunique().items()) == [(4.0, 2), (7.0, 2)], sweep   # the network and the baseline
+    finally:
+        shutil.rmtree(ROOT/'trained_models'/json.loads((out/'run.json').read_text())['uid'], ignore_errors=True)
