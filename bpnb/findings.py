@@ -120,7 +120,9 @@ def rppg_findings(run_dir:Path|str, # a paper run
     for name, a in tabs:
         for t in TARGETS:
             pre, post = a[f'{t} MAE before'], a[f'{t} MAE after']
-            measured = f'before {pre:.2f}, after {post:.2f} ({post - pre:+.2f} mmHg)' + _offset(a, t, "the training windows' mean error")
+            fp = a.get(f'{t} MAE finger PPG')                       # the network on the contact PPG of the same windows, if recorded
+            measured = (f'before {pre:.2f}, after {post:.2f} ({post - pre:+.2f} mmHg)' + _offset(a, t, "the training windows' mean error")
+                        + ('' if pd.isna(fp) else f', finger PPG {fp:.2f} (same windows, no camera)'))
             rows.append(_row('rppg', f"{name} {t}", 'MAE after rPPG fine-tuning below MAE before', measured, bool(post < pre)))
     return rows
 

@@ -15,7 +15,8 @@ from .personalization import (copy_model, fine_tune, predict_bp, load_pretrained
 from .rppg import read_rppg_h5
 
 # %% auto #0
-__all__ = ['TRANSFER_COLS', 'TRANSFER_PREDICTORS', 'rppg_loso_folds', 'rppg_source', 'rppg_transfer', 'Transfer', 'transfer_run']
+__all__ = ['TRANSFER_COLS', 'PPG_COLS', 'TRANSFER_PREDICTORS', 'PPG_PREDICTOR', 'rppg_loso_folds', 'rppg_source', 'rppg_transfer',
+           'Transfer', 'transfer_run']
 
 # %% ../nbs/42_transfer.ipynb #ee374abc
 def _half_up(x): return int(np.floor(x + 0.5))   # round half up, as `personalization_split`
@@ -69,6 +70,7 @@ def rppg_source(path:Path|str, # an rPPG HDF5 file
 # %% ../nbs/42_transfer.ipynb #3e18e3fb
 TRANSFER_COLS = ['fold', 'subject', 'SBP_true', 'DBP_true', 'SBP_est_prepers', 'DBP_est_prepers', 'SBP_est_postpers',
                  'DBP_est_postpers', 'SBP_est_offset', 'DBP_est_offset', 'SBP_est_trainmean', 'DBP_est_trainmean', 'window']
+PPG_COLS = ['SBP_est_ppg', 'DBP_est_ppg']   # with a contact PPG of the same windows
 
 def rppg_transfer(model:keras.Model, # the PPG-pretrained network (not changed: each fold fine-tunes a copy)
                   x:np.ndarray, # rPPG windows, N x L (`bpnb.rppg.read_rppg_h5`)
@@ -80,14 +82,18 @@ def rppg_transfer(model:keras.Model, # the PPG-pretrained network (not changed: 
                   max_folds:int|None=None, # run only the first folds; None: all
                   seed:int=42, # seed of the folds and the fine-tuning
                   progress:bool=True, # one line per fold
+                  x_ppg:np.ndarray|None=None, # the contact PPG of the same windows, N x L (a synthetic cohort's `ppg_reference`)
                   **kw, # passed to `fine_tune` (epochs, patience, lr, batch_size)
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Leave-one-subject-out rPPG transfer learning (paper Sec. 3.6): test predictions before/after fine-tuning and a log per fold."
+    "Leave-one-subject-out rPPG transfer learning (paper Sec. 3.6): test predictions before/after fine-tuning and a log per fold; with `x_ppg`, also the network's estimates from the contact PPG of the same windows (`*_est_ppg`)."
     x, y, subject = np.asarray(x, np.float32), np.asarray(y, float), np.asarray(subject).ravel()
     if x.ndim != 2 or y.shape != (len(x), 2) or len(subject) != len(x):
         raise ValueError(f"rppg_transfer: need windows N x L, labels N x 2 and N subject ids, got {x.shape}, {y.shape}, {subject.shape}")
+    if x_ppg is not None and np.shape(x_ppg) != x.shape:
+        raise ValueError(f"rppg_transfer: the contact PPG has shape {np.shape(x_ppg)}, the rPPG windows {x.shape}")
     folds = rppg_loso_folds(subject, protocol, pers, seed=seed)[:max_folds]
     pre = predict_bp(model, x)
+    ppg = None if x_ppg is None else predict_bp(model, x_ppg)           # what the camera costs: the same network, the finger's PPG
     frames, log, net = [], [], copy_model(model, seed)   # one copy, reset per fold (see `bpnb.personalization.copy_model`)
     for i, fd in enumerate(folds):
         tr, va, te = fd['train'], fd['val'], fd['test']
@@ -99,22 +105,24 @@ def rppg_transfer(model:keras.Model, # the PPG-pretrained network (not changed: 
         frames.append(pd.DataFrame({'fold': i, 'subject': fd['subject'], 'SBP_true': y[te, 0], 'DBP_true': y[te, 1],
                                     'SBP_est_prepers': pre[te, 0], 'DBP_est_prepers': pre[te, 1], 'SBP_est_postpers': post[:, 0],
                                     'DBP_est_postpers': post[:, 1], 'SBP_est_offset': pre[te, 0] + err[0],
-                                    'DBP_est_offset': pre[te, 1] + err[1], 'SBP_est_trainmean': mu[0], 'DBP_est_trainmean': mu[1], 'window': te}))
+                                    'DBP_est_offset': pre[te, 1] + err[1], 'SBP_est_trainmean': mu[0], 'DBP_est_trainmean': mu[1], 'window': te,
+                                    **({} if ppg is None else {'SBP_est_ppg': ppg[te, 0], 'DBP_est_ppg': ppg[te, 1]})}))
         log.append(dict(fold=i, subject=fd['subject'], train=len(tr), val=len(va), test=len(te),
                         train_subjects=len(fd['train_subjects']), val_subjects=len(fd['val_subjects']),
                         from_test_subject=int(np.isin(tr, np.flatnonzero(subject == fd['subject'])).sum()),
                         epochs_run=ft.epochs_run, best_epoch=ft.best_epoch, trainable=','.join(ft.trainable), seconds=ft.seconds))
         if progress: print(f"fold {i + 1}/{len(folds)}: subject {fd['subject']}, {len(tr)} training / {len(va)} validation / "
                            f"{len(te)} test windows, {ft.epochs_run} epoch{'' if ft.epochs_run == 1 else 's'} (best {ft.best_epoch}), {ft.seconds:.1f} s")
-    return pd.concat(frames, ignore_index=True)[TRANSFER_COLS], pd.DataFrame(log)
+    return pd.concat(frames, ignore_index=True)[TRANSFER_COLS + ([] if ppg is None else PPG_COLS)], pd.DataFrame(log)
 
 # %% ../nbs/42_transfer.ipynb #b41ec71e
 TRANSFER_PREDICTORS = {'prepers': 'before', 'offset': 'before + offset', 'postpers': 'after', 'trainmean': 'mean baseline'}
+PPG_PREDICTOR = {'ppg': 'finger PPG'}   # the network on the contact PPG of the same windows, where the file has it
 
 @dataclass
 class Transfer:
     "What `transfer_run` did: predictions, a log per fold, the before/after table, and what it started from."
-    predictions: pd.DataFrame # `TRANSFER_COLS`
+    predictions: pd.DataFrame # `TRANSFER_COLS` (and `PPG_COLS`)
     log: pd.DataFrame # windows, subjects and epochs per fold
     table: pd.DataFrame # `before_after` of `TRANSFER_PREDICTORS`, with each subject's fold
     pretrained: object # the `TrainingRecord` of the network
@@ -144,7 +152,10 @@ class Transfer:
         "The caption of the before/after table."
         return (f"rPPG transfer learning, leave one subject out: MAE (mmHg) of {self.pretrained.arch} before and after fine-tuning, "
                 f"before shifted by its mean error on the fold's training windows ('before + offset': where protocol 'fixed' starts), "
-                f"and of the mean of the fold's training windows, per held-out subject and over all ('all'), {self.n_folds} folds. "
+                f"and of the mean of the fold's training windows, "
+                + ("and of the same network on the contact PPG of the same windows ('finger PPG', before any fine-tuning: what the camera costs), "
+                   if 'SBP_est_ppg' in self.predictions else '')
+                + f"per held-out subject and over all ('all'), {self.n_folds} folds. "
                 f"Ran: {self.mode}. {pretrained_label(self.pretrained)}. {self.label}")
 
     def log_caption(self) -> str:
@@ -170,7 +181,7 @@ def transfer_run(rec, # the `TrainingRecord` of the PPG-pretrained network (`bpn
                  seed:int=42, # seed of the folds and the fine-tuning
                  progress:bool=True, # one line per fold
                 ) -> Transfer:
-    "Leave-one-subject-out rPPG transfer learning of the network of `rec` (paper Sec. 3.6, 4.2): before, after and the mean baseline."
+    "Leave-one-subject-out rPPG transfer learning of the network of `rec` (paper Sec. 3.6, 4.2): before, after, the mean baseline and, where the file holds the contact PPG of its windows (`ppg_reference`), the network on that."
     if protocol not in ('paper', 'fixed'): raise ValueError(f"transfer_run: protocol must be 'paper' or 'fixed', got {protocol!r}")
     if pers not in (None, 'first', 'random'): raise ValueError(f"transfer_run: pers must be None, 'first' or 'random', got {pers!r}")
     if min(k, epochs, patience) < 1 or lr <= 0 or (max_folds is not None and max_folds < 1):
@@ -178,12 +189,13 @@ def transfer_run(rec, # the `TrainingRecord` of the PPG-pretrained network (`bpn
                          f"got {k}, {epochs}, {patience}, {lr}, {max_folds}")
     src = rppg_source(rppg)
     x, y, s = read_rppg_h5(rppg, win_len=None)
+    with h5py.File(rppg, 'r') as f: x_ppg = f['ppg_reference'][()].T if 'ppg_reference' in f else None   # stored like `rppg`
     model = load_pretrained(rec.model)
     if model.input_shape[1] != x.shape[1]:
         raise ValueError(f"transfer_run: {rec.model} takes {model.input_shape[1]} samples, {rppg} has {x.shape[1]}-sample windows")
     preds, log = rppg_transfer(model, x, y, s, protocol, pers, k=k, max_folds=max_folds, seed=seed, progress=progress,
-                               epochs=epochs, patience=patience, lr=lr)
-    table = before_after(preds, TRANSFER_PREDICTORS)
+                               epochs=epochs, patience=patience, lr=lr, x_ppg=x_ppg)
+    table = before_after(preds, TRANSFER_PREDICTORS | ({} if x_ppg is None else PPG_PREDICTOR))
     table.insert(0, 'fold', log.set_index('subject').fold.reindex(table.subject[:-1]).tolist() + ['all'])
     params = dict(pers=pers, protocol=protocol, k=k, epochs=epochs, patience=patience, lr=lr, seed=seed, max_folds=max_folds)
     return Transfer(preds, log, table, rec, params, src, len(np.unique(s)))
