@@ -152,9 +152,9 @@ class Transfer:
         "The caption of the before/after table."
         return (f"rPPG transfer learning, leave one subject out: MAE (mmHg) of {self.pretrained.arch} before and after fine-tuning, "
                 f"before shifted by its mean error on the fold's training windows ('before + offset': where protocol 'fixed' starts), "
-                f"and of the mean of the fold's training windows, "
-                + ("and of the same network on the contact PPG of the same windows ('finger PPG', before any fine-tuning: what the camera costs), "
-                   if 'SBP_est_ppg' in self.predictions else '')
+                + ("of the mean of the fold's training windows, and of the same network on the contact PPG of the same windows "
+                   "('finger PPG', before any fine-tuning: what the camera costs), " if 'SBP_est_ppg' in self.predictions
+                   else "and of the mean of the fold's training windows, ")
                 + f"per held-out subject and over all ('all'), {self.n_folds} folds. "
                 f"Ran: {self.mode}. {pretrained_label(self.pretrained)}. {self.label}")
 
