@@ -111,10 +111,10 @@ def stage_params(cfg:dict, # a loaded profile
         o = next((o for x, o in by.items() if x == out.get(name)), {})
         out.update({q: y for q, y in o.items() if q not in (explicit or {})})
     if declared is not None:
-        for what, keys in (('sets', set(sc) - {'grid', 'per'}), ('runs with', set(explicit or {}))):   # a stage's own keys must be its
-            if bad := sorted(keys - set(declared)):
-                raise ValueError(f"profile {cfg.get('name')}: stages.{stage} {what} {', '.join(bad)}, which {stage} does not declare"
-                                 if what == 'sets' else f"{stage} does not declare {', '.join(bad)}, which this run sets")
+        if bad := sorted(set(sc) - {'grid', 'per'} - set(declared)):     # a stage's own keys must be its parameters
+            raise ValueError(f"profile {cfg.get('name')}: stages.{stage} sets {', '.join(bad)}, which {stage} does not declare")
+        if bad := sorted(set(explicit or {}) - set(declared)):
+            raise ValueError(f"{stage} does not declare {', '.join(bad)}, which this run sets")
         out = {k: v for k, v in out.items() if k in declared}   # top-level keys go to the stages that declare them
     return out
 
